@@ -1,0 +1,3 @@
+"""toree_interpreters"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,129 @@
+"""The contract every language interpreter implements, and the sink it writes output to.
+
+Nothing here knows about Jupyter's wire protocol: a kernel adapts an ``OutputSink`` to IOPub
+messages, a Spark application can pass a sink that prints or collects. One sink is created per
+cell, so output always belongs to the cell that produced it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+MimeBundle = dict[str, Any]
+StreamName = Literal["stdout", "stderr"]
+
+
+class StdinNotAllowed(RuntimeError):
+    """Raised by ``OutputSink.input`` when the client did not allow stdin for this cell."""
+
+
+@runtime_checkable
+class OutputSink(Protocol):
+    """Where a running cell sends its output. Implementations must be thread-safe."""
+
+    def stream(self, name: StreamName, text: str) -> None:
+        """Append text to stdout or stderr (callers batch; sinks may batch further)."""
+
+    def display(
+        self,
+        data: MimeBundle,
+        metadata: dict[str, Any] | None = None,
+        *,
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        """Show a MIME bundle; with ``update=True`` replace the output published under ``display_id``."""
+
+    def clear_output(self, wait: bool = False) -> None:
+        """Clear the cell's output (``wait``: when the next output arrives)."""
+
+    def input(self, prompt: str, password: bool = False) -> str:
+        """Ask the user for a line of text; raises StdinNotAllowed when the client can't answer."""
+
+
+@attrs.frozen
+class ErrorInfo:
+    ename: str
+    evalue: str
+    traceback: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class ExecuteOutcome:
+    """What a cell ended with. ``result`` is the value of the last expression, if any and shown."""
+
+    status: Literal["ok", "error"] = "ok"
+    result: MimeBundle | None = None
+    result_metadata: dict[str, Any] = attrs.field(factory=dict)
+    error: ErrorInfo | None = None
+
+    @classmethod
+    def failed(cls, ename: str, evalue: str, traceback: list[str] | None = None) -> ExecuteOutcome:
+        return cls(status="error", error=ErrorInfo(ename, evalue, traceback or [f"{ename}: {evalue}"]))
+
+
+@attrs.frozen
+class Completion:
+    matches: list[str]
+    cursor_start: int
+    cursor_end: int
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class IsComplete:
+    status: Literal["complete", "incomplete", "invalid", "unknown"]
+    indent: str = ""
+
+
+@attrs.frozen
+class LanguageInfo:
+    """``language_info`` of ``kernel_info_reply``."""
+
+    name: str
+    version: str
+    mimetype: str
+    file_extension: str
+    pygments_lexer: str | None = None
+    codemirror_mode: str | dict[str, Any] | None = None
+    nbconvert_exporter: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+
+
+class Interpreter(ABC):
+    """One language. ``execute`` runs on the kernel's main thread; ``interrupt`` comes from another."""
+
+    name: str  # e.g. "PySpark", "Scala", "SQL" (Toree's interpreter names)
+    language_info: LanguageInfo
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Prepare (cheap); heavy work like starting Spark belongs to the session manager."""
+
+    @abstractmethod
+    def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
+        """Run a cell. Must not raise for user errors: those become ``ExecuteOutcome.failed``."""
+
+    def evaluate(self, expression: str) -> MimeBundle:
+        """Value of one expression as a MIME bundle (``user_expressions``); raises on error."""
+        raise NotImplementedError(f"{self.name} cannot evaluate user expressions")
+
+    def complete(self, code: str, cursor_pos: int) -> Completion:
+        return Completion([], cursor_pos, cursor_pos)
+
+    def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
+        return None
+
+    def is_complete(self, code: str) -> IsComplete:
+        return IsComplete("unknown")
+
+    def interrupt(self) -> None:  # noqa: B027 - optional hook
+        """Stop the running cell (cancel its Spark jobs); harmless when idle. Called off the main thread
+        or from a signal handler, so it must not block."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; the session manager stops Spark."""

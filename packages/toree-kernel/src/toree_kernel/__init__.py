@@ -1,0 +1,3 @@
+"""toree_kernel"""
+
+__version__ = "0.1.0"

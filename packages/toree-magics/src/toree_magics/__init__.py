@@ -1,0 +1,3 @@
+"""toree_magics"""
+
+__version__ = "0.1.0"
