@@ -1,3 +1,36 @@
-"""toree_interpreters"""
+"""toree_interpreters: language interpreters on one managed SparkSession.
+
+No wire protocol in here: a kernel adapts ``OutputSink`` to Jupyter messages, and a Spark
+application can embed an interpreter with a sink of its own.
+"""
 
 __version__ = "0.1.0"
+
+from .contract import (
+    Completion,
+    ErrorInfo,
+    ExecuteOutcome,
+    Interpreter,
+    IsComplete,
+    LanguageInfo,
+    MimeBundle,
+    OutputSink,
+    StdinNotAllowed,
+)
+from .pyspark_interpreter import PySparkInterpreter
+from .spark_session import SparkSessionManager, SparkUnavailable
+
+__all__ = [
+    "Completion",
+    "ErrorInfo",
+    "ExecuteOutcome",
+    "Interpreter",
+    "IsComplete",
+    "LanguageInfo",
+    "MimeBundle",
+    "OutputSink",
+    "PySparkInterpreter",
+    "SparkSessionManager",
+    "SparkUnavailable",
+    "StdinNotAllowed",
+]

@@ -12,7 +12,8 @@ import threading
 import time
 from typing import Any, Protocol
 
-from toree_interpreters.contract import MimeBundle, StreamName
+from toree_interpreters.contract import MimeBundle, StdinNotAllowed, StreamName
+from toree_protocol.server import StdinNotAllowed as ClientHasNoStdin
 
 
 class Publisher(Protocol):
@@ -71,7 +72,10 @@ class IOPubSink:
 
     def input(self, prompt: str, password: bool = False) -> str:
         self.flush()  # the prompt's context (e.g. a printed question) must show first
-        return self._ctx.input(prompt, password)
+        try:
+            return self._ctx.input(prompt, password)
+        except ClientHasNoStdin as exc:
+            raise StdinNotAllowed(str(exc)) from None
 
     # Kernel side ----------------------------------------------------------------------------------
     def publish(self, msg_type: str, content: dict[str, Any]) -> None:

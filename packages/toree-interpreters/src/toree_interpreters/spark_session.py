@@ -1,0 +1,181 @@
+"""One managed SparkSession per kernel, started eagerly in the background, lazily, or never.
+
+Spark options are spark-submit arguments (``--master``, ``--conf k=v``, ``--driver-memory``,
+``--jars``, ``--packages`` ...). Rather than re-implement their parsing, they are handed to
+spark-submit itself through ``PYSPARK_SUBMIT_ARGS``, which pyspark uses to launch the JVM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+INIT_MODES = ("eager", "lazy", "none")
+
+
+class SparkUnavailable(RuntimeError):
+    """No SparkSession can be had: started with --nosparkcontext, or the start failed (message says why)."""
+
+
+class SparkSessionManager:
+    """Owns the kernel's SparkSession. Thread-safe; ``get()`` blocks until the session is ready."""
+
+    def __init__(
+        self,
+        spark_args: Sequence[str] = (),
+        *,
+        init_mode: str = "eager",
+        app_name: str = "Toree",
+        conf: Mapping[str, str] | None = None,
+    ) -> None:
+        if init_mode not in INIT_MODES:
+            raise ValueError(f"init_mode must be one of {INIT_MODES}, not {init_mode!r}")
+        self.spark_args = tuple(spark_args)
+        self.init_mode = init_mode
+        self.app_name = app_name
+        self.conf = dict(conf or {})
+        # Classes the Scala REPL compiles go here; executors fetch them (spark.repl.class.outputDir).
+        self.repl_class_dir = tempfile.mkdtemp(prefix="toree-repl-classes-")
+        self.ready_at: float | None = None  # wall-clock time the session became usable
+        self._session: SparkSession | None = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # Starting -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Eager mode: begin starting the JVM in the background and return at once."""
+        if self.init_mode == "eager":
+            self._start_in_background()
+
+    def _start_in_background(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._create, name="spark-start", daemon=True)
+                self._thread.start()
+
+    @property
+    def is_ready(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session_if_ready(self) -> SparkSession | None:
+        """The session if it is up, without starting or waiting for it."""
+        return self._session
+
+    def get(self, timeout: float | None = None) -> SparkSession:
+        """The session, starting it now in lazy mode; raises SparkUnavailable with a readable reason."""
+        if self.init_mode == "none":
+            raise SparkUnavailable(
+                "this kernel was started without a Spark session (--nosparkcontext or "
+                "--spark-context-initialization-mode none)"
+            )
+        self._start_in_background()
+        if not self._done.wait(timeout):
+            raise SparkUnavailable(f"the Spark session did not start within {timeout} s")
+        if self._session is None:
+            raise SparkUnavailable(f"the Spark session could not be started: {self._error}") from self._error
+        return self._session
+
+    def _create(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._session = self._build()
+            self.ready_at = time.time()
+            log.info("Spark session ready in %.1f s", time.perf_counter() - started)
+        except BaseException as exc:  # reported to every cell that asks for the session
+            self._error = _explain_start_failure(exc)
+            log.error("Spark session failed to start: %s", self._error)
+        finally:
+            self._done.set()
+
+    def _build(self) -> SparkSession:
+        _require_java()
+        # Workers run the kernel's Python, not whatever `python3` is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ["PYSPARK_SUBMIT_ARGS"] = shlex.join([*self.spark_args, "pyspark-shell"])
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder
+        if not self._names_app():
+            builder = builder.appName(self.app_name)
+        builder = builder.config("spark.repl.class.outputDir", self.repl_class_dir)
+        for key, value in self.conf.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+
+    def _names_app(self) -> bool:
+        return "--name" in self.spark_args or any(
+            arg.startswith(("--name=", "spark.app.name=")) for arg in self.spark_args
+        )
+
+    # Stopping -------------------------------------------------------------------------------------
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the session and make sure the JVM process is gone. Idempotent."""
+        if self._thread is not None:
+            self._done.wait(timeout)
+        session, self._session = self._session, None
+        if session is None:
+            return
+        proc = _gateway_process(session)
+        try:
+            session.stop()
+        except Exception:
+            log.exception("stopping the Spark session failed")
+        if proc is not None:
+            _end_process(proc, timeout)
+        shutil.rmtree(self.repl_class_dir, ignore_errors=True)
+
+
+def _gateway_process(session: Any) -> subprocess.Popen[bytes] | None:
+    gateway = getattr(session.sparkContext, "_gateway", None)
+    return getattr(gateway, "proc", None)
+
+
+def _end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """The JVM exits when its stdin closes; kill it if it does not do so promptly."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout)
+    except (subprocess.TimeoutExpired, OSError):
+        proc.kill()
+        proc.wait(timeout)
+
+
+def _require_java() -> None:
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no `java` on PATH"
+        raise SparkUnavailable(
+            f"Spark needs Java 17 or newer, but {where}. Install it (e.g. `apt-get install "
+            "openjdk-17-jre-headless`) or set JAVA_HOME, then restart the kernel."
+        )
+
+
+def _explain_start_failure(exc: BaseException) -> BaseException:
+    if isinstance(exc, SparkUnavailable):
+        return exc
+    text = str(exc)
+    if "Java gateway process exited" in text:
+        return SparkUnavailable(
+            "the Spark JVM exited during start-up; check the spark options (SPARK_OPTS / --spark_opts) "
+            f"and the kernel's stderr for the JVM's own message ({text})"
+        )
+    return exc

@@ -1,0 +1,69 @@
+"""Kernel process entry point: options -> Spark session manager -> interpreters -> server.
+
+Start-up order is chosen for latency: sockets are bound and kernel_info is answerable before
+Spark starts; in eager mode the JVM comes up in the background while the client connects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from toree_interpreters import PySparkInterpreter, SparkSessionManager
+from toree_protocol import read_connection_file
+from toree_protocol.server import KernelServer
+
+from . import __version__
+from .history import HistoryStore
+from .kernel import ToreeKernel
+from .options import parse_options
+
+log = logging.getLogger("toree_kernel")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("TOREE_LOG_LEVEL", "WARNING").upper(),
+        stream=sys.stderr,
+        format="[toree %(levelname)s %(asctime)s %(name)s] %(message)s",
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its INFO lines are per-connection chatter
+    try:
+        options = parse_options(sys.argv[1:] if argv is None else argv)
+        if not options.connection_file:
+            raise ValueError("a connection file is required: python -m toree_kernel -f CONNECTION_FILE")
+        connection = read_connection_file(options.connection_file)
+    except (ValueError, OSError) as exc:
+        print(f"toree: {exc}", file=sys.stderr)
+        return 2
+
+    spark = SparkSessionManager(spark_args=options.spark_args, init_mode=options.init_mode)
+    interpreters = {"PySpark": PySparkInterpreter(spark)}
+    try:
+        kernel = ToreeKernel(
+            interpreters,
+            options.default_interpreter,
+            history=HistoryStore(),
+            banner=f"Toree {__version__} (Python) - Spark via PySpark; interpreters: {', '.join(interpreters)}",
+        )
+    except ValueError as exc:
+        print(f"toree: {exc}", file=sys.stderr)
+        return 2
+
+    server = KernelServer(connection, kernel, connection_file=options.connection_file)
+    server.bind()
+    kernel.install_sigint_handler()
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    spark.start()  # eager: background JVM start; lazy/none: nothing yet
+    for interpreter in interpreters.values():
+        interpreter.start()
+    try:
+        server.serve_forever()
+    finally:
+        kernel.close()
+        spark.stop()
+        server.close()
+    return 0

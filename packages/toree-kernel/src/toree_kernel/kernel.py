@@ -1,0 +1,214 @@
+"""The Toree request handler: translates Jupyter requests into interpreter calls.
+
+toree_protocol's KernelServer does the protocol bookkeeping (busy/idle, replies, threads);
+this class only decides what each request means for the interpreters.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from toree_interpreters.contract import ExecuteOutcome, Interpreter
+
+from . import __version__
+from .history import HistoryStore
+from .iopub_sink import IOPubSink
+
+log = logging.getLogger(__name__)
+
+HELP_LINKS = [
+    {"text": "Apache Spark documentation", "url": "https://spark.apache.org/docs/latest/"},
+    {"text": "PySpark API", "url": "https://spark.apache.org/docs/latest/api/python/"},
+    {"text": "Apache Toree", "url": "https://toree.apache.org/"},
+]
+
+
+class ToreeKernel:
+    """Handler object for ``toree_protocol.server.KernelServer`` (one method per request type)."""
+
+    def __init__(
+        self,
+        interpreters: dict[str, Interpreter],
+        default: str,
+        *,
+        history: HistoryStore | None = None,
+        banner: str = "",
+    ) -> None:
+        self.interpreters = {name.lower(): interp for name, interp in interpreters.items()}
+        if default.lower() not in self.interpreters:
+            raise ValueError(
+                f"unknown interpreter {default!r}; available: {', '.join(i.name for i in interpreters.values())}"
+            )
+        self.default = self.interpreters[default.lower()]
+        self.history = history
+        self.banner = banner
+        self.execution_count = 0
+        self._running: Interpreter | None = None  # the interpreter executing a cell, if any
+        self._last_sink: IOPubSink | None = None
+        self.shutdown_requested = threading.Event()
+
+    # Interrupts ------------------------------------------------------------------------------------
+    def install_sigint_handler(self) -> None:
+        """Both interrupt modes end here: jupyter_client's SIGINT, or the server's own for interrupt_request."""
+        signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        running = self._running
+        if running is None:
+            log.info("interrupt while idle: nothing to do")
+            return
+        running.interrupt()  # may raise KeyboardInterrupt into the cell (we are on its thread)
+
+    # Requests ---------------------------------------------------------------------------------------
+    def kernel_info_request(self, ctx: Any) -> dict[str, Any]:
+        # Answered from static data: never waits for Spark.
+        return {
+            "status": "ok",
+            "protocol_version": "5.4",
+            "implementation": "toree",
+            "implementation_version": __version__,
+            "language_info": self.default.language_info.to_dict(),
+            "banner": self.banner,
+            "help_links": HELP_LINKS,
+            "debugger": False,
+        }
+
+    def execute_request(self, ctx: Any) -> dict[str, Any]:
+        content = ctx.request.content
+        code = str(content.get("code", ""))
+        silent = bool(content.get("silent", False))
+        store_history = bool(content.get("store_history", not silent)) and not silent
+        if store_history:
+            self.execution_count += 1
+        count = self.execution_count
+        if not silent:
+            ctx.publish("execute_input", {"code": code, "execution_count": count})
+        if store_history and self.history is not None:
+            self.history.store(count, code)
+
+        interpreter = self.default
+        sink = IOPubSink(ctx)
+        if self._last_sink is not None:
+            self._last_sink.retire()
+        self._last_sink = sink
+        outcome = self._run(interpreter, code, sink)
+        sink.close()
+
+        if outcome.status == "ok":
+            if outcome.result and not silent:
+                sink.publish(
+                    "execute_result",
+                    {"execution_count": count, "data": outcome.result, "metadata": outcome.result_metadata},
+                )
+            expressions = content.get("user_expressions") or {}
+            return {
+                "status": "ok",
+                "execution_count": count,
+                "user_expressions": self._user_expressions(interpreter, expressions),
+                "payload": [],
+            }
+        error = outcome.error
+        assert error is not None
+        err = {"ename": error.ename, "evalue": error.evalue, "traceback": error.traceback}
+        sink.publish("error", err)
+        return {"status": "error", "execution_count": count, **err}
+
+    def _run(self, interpreter: Interpreter, code: str, sink: IOPubSink) -> ExecuteOutcome:
+        self._running = interpreter
+        try:
+            return interpreter.execute(code, sink)
+        except KeyboardInterrupt:  # an interrupt that landed outside the interpreter's own handling
+            return ExecuteOutcome.failed("KeyboardInterrupt", "interrupted", ["KeyboardInterrupt"])
+        except Exception as exc:  # a bug of ours must not take the kernel down
+            log.exception("interpreter %s failed", interpreter.name)
+            return ExecuteOutcome.failed(type(exc).__name__, f"internal error in {interpreter.name}: {exc}")
+        finally:
+            self._running = None
+
+    def _user_expressions(self, interpreter: Interpreter, expressions: dict[str, Any]) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        for name, expr in expressions.items():
+            try:
+                results[name] = {"status": "ok", "data": interpreter.evaluate(str(expr)), "metadata": {}}
+            except Exception as exc:
+                results[name] = {
+                    "status": "error",
+                    "ename": type(exc).__name__,
+                    "evalue": str(exc),
+                    "traceback": [],
+                }
+        return results
+
+    def complete_request(self, ctx: Any) -> dict[str, Any]:
+        code = str(ctx.request.content.get("code", ""))
+        pos = _cursor(ctx.request.content, code)
+        completion = self.default.complete(code, pos)
+        return {
+            "status": "ok",
+            "matches": completion.matches,
+            "cursor_start": completion.cursor_start,
+            "cursor_end": completion.cursor_end,
+            "metadata": completion.metadata,
+        }
+
+    def inspect_request(self, ctx: Any) -> dict[str, Any]:
+        content = ctx.request.content
+        code = str(content.get("code", ""))
+        bundle = self.default.inspect(code, _cursor(content, code), int(content.get("detail_level", 0) or 0))
+        return {"status": "ok", "found": bool(bundle), "data": bundle or {}, "metadata": {}}
+
+    def is_complete_request(self, ctx: Any) -> dict[str, Any]:
+        verdict = self.default.is_complete(str(ctx.request.content.get("code", "")))
+        reply: dict[str, Any] = {"status": verdict.status}
+        if verdict.status == "incomplete":
+            reply["indent"] = verdict.indent
+        return reply
+
+    def history_request(self, ctx: Any) -> dict[str, Any]:
+        content = ctx.request.content
+        if self.history is None:
+            return {"status": "ok", "history": []}
+        kind = content.get("hist_access_type", "tail")
+        if kind == "range":
+            rows = self.history.range(
+                int(content.get("session", 0) or 0),
+                int(content.get("start", 1) or 1),
+                content.get("stop"),
+            )
+        elif kind == "search":
+            rows = self.history.search(
+                str(content.get("pattern", "*")), content.get("n"), bool(content.get("unique", False))
+            )
+        else:
+            rows = self.history.tail(int(content.get("n", 10) or 10))
+        if content.get("output"):
+            rows = [[s, n, [src, None]] for s, n, src in rows]
+        return {"status": "ok", "history": rows}
+
+    def comm_info_request(self, ctx: Any) -> dict[str, Any]:
+        return {"status": "ok", "comms": {}}
+
+    def shutdown_request(self, ctx: Any) -> dict[str, Any]:
+        self.shutdown_requested.set()
+        if self._running is not None:
+            self._running.interrupt()  # from the control thread: stops the cell so the shell loop can end
+        return {"status": "ok", "restart": bool(ctx.request.content.get("restart", False))}
+
+    def close(self) -> None:
+        if self._last_sink is not None:
+            self._last_sink.retire()
+        for interpreter in self.interpreters.values():
+            try:
+                interpreter.shutdown()
+            except Exception:
+                log.exception("shutting down %s failed", interpreter.name)
+        if self.history is not None:
+            self.history.close()
+
+
+def _cursor(content: Any, code: str) -> int:
+    pos = content.get("cursor_pos")
+    return len(code) if pos is None else max(0, min(int(pos), len(code)))

@@ -1,0 +1,45 @@
+"""Fixtures that run the real kernel: our kernelspec installed by the real CLI into a temp prefix."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Small, quiet Spark for tests: 2 cores on CI, no UI port to collide on.
+TEST_SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Install apache_toree_pyspark into a private prefix and point Jupyter at it for this test session."""
+    prefix = tmp_path_factory.mktemp("jupyter-prefix")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toree_kernel.cli",
+            "install",
+            f"--prefix={prefix}",
+            "--interpreters=PySpark",
+            f"--spark_opts={TEST_SPARK_OPTS}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "TOREE_HISTORY_FILE")}
+    os.environ["JUPYTER_PATH"] = str(prefix / "share" / "jupyter")
+    os.environ["TOREE_HISTORY_FILE"] = str(tmp_path_factory.mktemp("history") / "history.sqlite")
+    # Kernels started from a shell with `cmd &` would inherit SIGINT ignored (DESIGN.md §3).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield prefix
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

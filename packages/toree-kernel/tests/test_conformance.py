@@ -1,0 +1,40 @@
+"""jupyter_kernel_test, the Jupyter conformance suite, against the real apache_toree_pyspark kernel."""
+
+from __future__ import annotations
+
+import jupyter_kernel_test
+import pytest
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
+
+
+class TestPySparkKernelConformance(jupyter_kernel_test.KernelTests):
+    kernel_name = "apache_toree_pyspark"
+    language_name = "python"
+    file_extension = ".py"
+
+    code_hello_world = "print('hello, world')"
+    code_stderr = "import sys; print('oops', file=sys.stderr)"
+    completion_samples = [{"text": "zi", "matches": {"zip"}}]
+    complete_code_samples = ["1", "print('hello, world')", "def f(x):\n    return x*2\n"]
+    incomplete_code_samples = ["print('''hello", "def f(x):", "for i in range(3):"]
+    invalid_code_samples = ["import = 7q", "1 2 3 )"]
+    code_generate_error = "raise ValueError('expected failure')"
+    code_execute_result = [
+        {"code": "6*7", "result": "42"},
+        {"code": "'spark'.upper()", "result": "'SPARK'"},
+        {"code": "spark.range(5).count()", "result": "5"},
+    ]
+    code_display_data = [
+        {"code": "kernel.display.html('<b>bold</b>')", "mime": "text/html"},
+        {"code": "kernel.display.content('text/markdown', '# title')", "mime": "text/markdown"},
+    ]
+    code_history_pattern = "6*7"
+    supported_history_operations = ("tail", "range", "search")
+    code_inspect_sample = "zip"
+    code_clear_output = "kernel.display.clear_output()"
+
+
+class TestPySparkKernelIopubWelcome(jupyter_kernel_test.IopubWelcomeTests):
+    kernel_name = "apache_toree_pyspark"
+    support_iopub_welcome = True

@@ -1,0 +1,213 @@
+"""The real kernel process on a real Spark JVM, driven by jupyter_client (what Jupyter itself uses)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import pytest
+from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.manager import KernelManager
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
+
+KERNEL = "apache_toree_pyspark"
+LONG_SPARK_JOB = (
+    "from pyspark.sql import functions as F\n"
+    "slow = F.udf(lambda x: __import__('time').sleep(0.5) or x, 'long')\n"
+    "spark.range(0, 240, 1, 2).select(slow('id').alias('x')).agg(F.sum('x')).collect()"
+)  # 2 tasks x 120 x 0.5 s = ~60 s
+
+
+class Kernel:
+    """A started kernel plus helpers that collect one request's IOPub output."""
+
+    def __init__(self, **env: str) -> None:
+        self.km = KernelManager(kernel_name=KERNEL)
+        self.km.start_kernel(env={**os.environ, **env})
+        self.kc: BlockingKernelClient = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float = 120, **kw: Any) -> tuple[dict, list[dict]]:
+        outputs: list[dict] = []
+        reply = self.kc.execute_interactive(code, output_hook=outputs.append, timeout=timeout, **kw)
+        return reply["content"], [m for m in outputs if m["msg_type"] != "status"]
+
+    def value(self, code: str) -> str:
+        content, outputs = self.run(code)
+        assert content["status"] == "ok", content
+        results = [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"]
+        assert results, outputs
+        return results[-1]
+
+    def stdout(self, code: str) -> str:
+        content, outputs = self.run(code)
+        assert content["status"] == "ok", content
+        return "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
+
+    def processes(self) -> list[psutil.Process]:
+        kernel = psutil.Process(self.km.provisioner.process.pid)  # type: ignore[union-attr]
+        return [kernel, *kernel.children(recursive=True)]
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        if self.km.is_alive():
+            self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    k = Kernel()
+    yield k
+    k.close()
+
+
+def interrupt_after(kernel: Kernel, delay: float) -> threading.Thread:
+    thread = threading.Thread(target=lambda: (time.sleep(delay), kernel.km.interrupt_kernel()))
+    thread.start()
+    return thread
+
+
+def test_interrupt_cancels_spark_job_and_keeps_state(kernel: Kernel) -> None:
+    assert kernel.value("keep_me = 41\nspark.range(1).count()") == "1"  # session up: interrupt a running job
+    interrupter = interrupt_after(kernel, 2.0)
+    started = time.monotonic()
+    content, _ = kernel.run(LONG_SPARK_JOB)
+    elapsed = time.monotonic() - started
+    interrupter.join()
+    assert content["status"] == "error"
+    assert content["ename"] == "KeyboardInterrupt"
+    assert elapsed < 15, f"interrupt took {elapsed:.1f}s"
+    assert kernel.value("list(sc.statusTracker().getActiveJobsIds())") == "[]"
+    started = time.monotonic()
+    assert kernel.value("spark.range(10).count()") == "10"
+    assert time.monotonic() - started < 10
+    assert kernel.value("keep_me + 1") == "42"
+
+
+def test_interrupt_pure_python_loop_and_sleep(kernel: Kernel) -> None:
+    for code in ("while True:\n    pass", "import time\ntime.sleep(60)"):
+        interrupter = interrupt_after(kernel, 1.0)
+        started = time.monotonic()
+        content, _ = kernel.run(code)
+        interrupter.join()
+        assert content["ename"] == "KeyboardInterrupt", content
+        assert time.monotonic() - started < 10
+    assert kernel.value("1 + 1") == "2"
+
+
+def test_interrupt_while_idle_is_harmless(kernel: Kernel) -> None:
+    kernel.km.interrupt_kernel()
+    time.sleep(0.5)
+    assert kernel.km.is_alive()
+    assert kernel.value("'still here'") == "'still here'"
+
+
+def test_errors_come_back_and_kernel_survives(kernel: Kernel) -> None:
+    cases = {
+        "def broken(:\n    pass": "SyntaxError",
+        "1 / 0": "ZeroDivisionError",
+        "spark.sql('SELECT * FROM no_such_table_anywhere')": "AnalysisException",
+    }
+    for code, ename in cases.items():
+        content, outputs = kernel.run(code)
+        assert content["status"] == "error"
+        assert content["ename"] == ename, content
+        errors = [m for m in outputs if m["msg_type"] == "error"]
+        assert len(errors) == 1
+        text = "\n".join(errors[0]["content"]["traceback"])
+        assert "toree_kernel" not in text and "toree_interpreters" not in text, text
+    assert kernel.value("spark.range(3).count()") == "3"
+
+
+def test_streams_and_stderr_name(kernel: Kernel) -> None:
+    _, outputs = kernel.run("import sys\nprint('out')\nprint('err', file=sys.stderr)")
+    streams = {(m["content"]["name"], m["content"]["text"]) for m in outputs if m["msg_type"] == "stream"}
+    assert streams == {("stdout", "out\n"), ("stderr", "err\n")}
+
+
+def test_input_round_trip(kernel: Kernel) -> None:
+    outputs: list[dict] = []
+
+    def answer(msg: dict) -> None:
+        kernel.kc.input(f"echo:{msg['content']['prompt']}")
+
+    reply = kernel.kc.execute_interactive(
+        "name = input('who? ')\nname",
+        allow_stdin=True,
+        stdin_hook=answer,
+        output_hook=outputs.append,
+        timeout=60,
+    )
+    assert reply["content"]["status"] == "ok"
+    results = [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"]
+    assert results == ["'echo:who? '"]
+
+
+def test_input_without_stdin_is_a_clear_error(kernel: Kernel) -> None:
+    content, _ = kernel.run("input('x')", allow_stdin=False)
+    assert content["status"] == "error"
+    assert "stdin" in content["evalue"].lower()
+
+
+def test_stop_on_error_aborts_queued_cells(kernel: Kernel) -> None:
+    kc = kernel.kc
+    first = kc.execute("import time; time.sleep(1); raise RuntimeError('boom')")
+    second = kc.execute("queued_ran = True")
+    replies = {}
+    while len(replies) < 2:
+        msg = kc.get_shell_msg(timeout=60)
+        replies[msg["parent_header"]["msg_id"]] = msg["content"]["status"]
+    assert replies == {first: "error", second: "aborted"}
+    assert kernel.value("'queued_ran' in globals()") == "False"
+
+
+def test_execution_count_history_and_silent(kernel: Kernel) -> None:
+    before, _ = kernel.run("1")
+    silent, outputs = kernel.run("2", silent=True)
+    after, _ = kernel.run("3")
+    assert silent["execution_count"] == before["execution_count"]
+    assert after["execution_count"] == before["execution_count"] + 1
+    assert not [m for m in outputs if m["msg_type"] in ("execute_input", "execute_result")]
+
+
+def test_kernel_info_answers_before_spark_is_ready() -> None:
+    """Eager mode: the JVM starts in the background; kernel_info must not wait for it."""
+    km = KernelManager(kernel_name=KERNEL)
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        answered_at = time.time()
+        outputs: list[dict] = []
+        reply = kc.execute_interactive("spark and kernel.spark_ready_at", output_hook=outputs.append, timeout=120)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        ready_at = float(
+            next(m for m in outputs if m["msg_type"] == "execute_result")["content"]["data"]["text/plain"]
+        )
+        assert answered_at < ready_at, "kernel_info was answered only after Spark was up"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_shutdown_leaves_no_process_behind() -> None:
+    k = Kernel()
+    try:
+        assert k.value("spark.range(4).count()") == "4"
+        processes = k.processes()
+        assert any("java" in (p.name() + " ".join(p.cmdline())) for p in processes[1:]), "no JVM child?"
+        started = time.monotonic()
+        k.km.shutdown_kernel(now=False)
+        elapsed = time.monotonic() - started
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"
+        assert elapsed < 10, f"shutdown took {elapsed:.1f}s"
+    finally:
+        k.close()
