@@ -186,7 +186,9 @@ def test_kernel_info_answers_before_spark_is_ready() -> None:
         kc.wait_for_ready(timeout=60)
         answered_at = time.time()
         outputs: list[dict] = []
-        reply = kc.execute_interactive("spark and kernel.spark_ready_at", output_hook=outputs.append, timeout=120)
+        reply = kc.execute_interactive(
+            "spark and kernel.spark_ready_at", output_hook=outputs.append, timeout=120
+        )
         assert reply["content"]["status"] == "ok", reply["content"]
         ready_at = float(
             next(m for m in outputs if m["msg_type"] == "execute_result")["content"]["data"]["text/plain"]
@@ -211,3 +213,45 @@ def test_shutdown_leaves_no_process_behind() -> None:
         assert elapsed < 10, f"shutdown took {elapsed:.1f}s"
     finally:
         k.close()
+
+
+def test_interrupt_request_message_on_control(kernel: Kernel) -> None:
+    """interrupt_mode 'message': an interrupt_request on control stops the cell like SIGINT does."""
+
+    def send_interrupt() -> None:
+        time.sleep(1.0)
+        kernel.kc.control_channel.send(kernel.kc.session.msg("interrupt_request", {}))
+
+    thread = threading.Thread(target=send_interrupt)
+    thread.start()
+    started = time.monotonic()
+    content, _ = kernel.run("import time\ntime.sleep(60)")
+    thread.join()
+    assert content["ename"] == "KeyboardInterrupt"
+    assert time.monotonic() - started < 10
+    reply = kernel.kc.get_control_msg(timeout=10)
+    assert reply["msg_type"] == "interrupt_reply" and reply["content"]["status"] == "ok"
+
+
+def test_user_expressions_and_rich_repr(kernel: Kernel) -> None:
+    content, _ = kernel.run("x = 20", user_expressions={"double": "x * 2", "bad": "undefined_name"})
+    assert content["user_expressions"]["double"]["data"]["text/plain"] == "40"
+    assert content["user_expressions"]["bad"]["status"] == "error"
+    content, outputs = kernel.run(
+        "class Fancy:\n    def _repr_html_(self):\n        return '<i>fancy</i>'\nFancy()"
+    )
+    result = next(m for m in outputs if m["msg_type"] == "execute_result")
+    assert result["content"]["data"]["text/html"] == "<i>fancy</i>"
+    assert "text/plain" in result["content"]["data"]
+
+
+def test_output_of_threads_started_by_the_cell(kernel: Kernel) -> None:
+    code = (
+        "import threading, time\n"
+        "def work():\n"
+        "    for i in range(3):\n"
+        "        print('from thread', i)\n"
+        "        time.sleep(0.1)\n"
+        "t = threading.Thread(target=work); t.start(); t.join()"
+    )
+    assert kernel.stdout(code) == "".join(f"from thread {i}\n" for i in range(3))

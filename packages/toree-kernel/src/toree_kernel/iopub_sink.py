@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import Any, Protocol
 
 from toree_interpreters.contract import MimeBundle, StdinNotAllowed, StreamName
@@ -30,7 +31,7 @@ class IOPubSink:
         self._interval = interval
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._chunks: list[tuple[str, str]] = []
+        self._chunks: deque[tuple[str, str]] = deque()
         self._size = 0
         self._wake = threading.Event()
         self._closed = False
@@ -43,13 +44,11 @@ class IOPubSink:
     def stream(self, name: StreamName, text: str) -> None:
         if not text:
             return
-        with self._lock:
-            self._chunks.append((name, text))
-            self._size += len(text)
-            full = self._size >= self._max_bytes
-        if full:
+        self._chunks.append((name, text))  # deque.append is atomic: no lock on this hot path
+        self._size += len(text)  # a racy sum is fine: it only decides when to flush early
+        if self._size >= self._max_bytes:
             self.flush()
-        else:
+        elif not self._wake.is_set():  # Event.set() takes a lock: wake the flusher once per batch
             self._wake.set()
 
     def display(
@@ -84,9 +83,11 @@ class IOPubSink:
         self._ctx.publish(msg_type, content)
 
     def flush(self) -> None:
-        with self._lock:
-            chunks, self._chunks, self._size = self._chunks, [], 0
-            # Publish under the lock: a concurrent flush must not reorder batches.
+        with self._lock:  # one flusher at a time, so batches go out in order
+            self._size = 0
+            chunks = []
+            while self._chunks:
+                chunks.append(self._chunks.popleft())
             for name, text in _merge(chunks):
                 self._ctx.publish("stream", {"name": name, "text": text})
 
