@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INIT_MODES = ("eager", "lazy", "none")
+# Defaults for interactive use, applied only where the user's options do not set the key.
+INTERACTIVE_DEFAULTS = {
+    # After an interrupt, Python UDF workers of cancelled tasks are killed after this long (Spark's
+    # default, 2 s, keeps the cores busy and delays the next cell's job by that much).
+    "spark.python.task.killTimeout": "200ms",
+}
 
 
 class SparkUnavailable(RuntimeError):
@@ -115,6 +121,9 @@ class SparkSessionManager:
         if not self._names_app():
             builder = builder.appName(self.app_name)
         builder = builder.config("spark.repl.class.outputDir", self.repl_class_dir)
+        for key, value in INTERACTIVE_DEFAULTS.items():
+            if key not in self.conf and not any(key in arg for arg in self.spark_args):
+                builder = builder.config(key, value)
         for key, value in self.conf.items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
