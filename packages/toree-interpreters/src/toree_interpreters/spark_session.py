@@ -148,12 +148,21 @@ class SparkSessionManager:
             log.exception("stopping the Spark session failed")
         if proc is not None:
             _end_process(proc, timeout)
+        _forget_gateway()
         shutil.rmtree(self.repl_class_dir, ignore_errors=True)
 
 
 def _gateway_process(session: Any) -> subprocess.Popen[bytes] | None:
     gateway = getattr(session.sparkContext, "_gateway", None)
     return getattr(gateway, "proc", None)
+
+
+def _forget_gateway() -> None:
+    """pyspark keeps the (now dead) JVM gateway in class attributes; a later session must launch a new one."""
+    from pyspark import SparkContext
+
+    SparkContext._gateway = None  # type: ignore[assignment]
+    SparkContext._jvm = None  # type: ignore[assignment]
 
 
 def _end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:

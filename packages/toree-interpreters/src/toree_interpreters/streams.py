@@ -8,6 +8,7 @@ to the original stream (the kernel's terminal).
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -20,6 +21,7 @@ class SinkStream(io.TextIOBase):
         self.name = name  # type: ignore[misc]
         self._sink = sink
         self._fallback = fallback
+        self._writing: int | None = None  # thread inside sink.stream, to catch a sink that prints
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -35,9 +37,15 @@ class SinkStream(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         sink = self._sink()
-        if sink is None:
+        me = threading.get_ident()
+        if sink is None or self._writing == me:
+            # No cell yet, or the sink itself prints (an embedding app's sink): the real stream.
             return self._fallback.write(text)
-        sink.stream(self.name, text)
+        self._writing = me  # a racing thread can only make this re-enter once more, never loop
+        try:
+            sink.stream(self.name, text)
+        finally:
+            self._writing = None
         return len(text)
 
     def flush(self) -> None:

@@ -1,0 +1,47 @@
+"""Test helpers for toree-interpreters (imported by the tests; conftest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from toree_interpreters import StdinNotAllowed
+
+SPARK_ARGS = [
+    "--master",
+    "local[2]",
+    "--conf",
+    "spark.ui.enabled=false",
+    "--conf",
+    "spark.sql.shuffle.partitions=2",
+]
+
+
+class CollectingSink:
+    """An OutputSink that records everything (thread-safe)."""
+
+    def __init__(self, answer: str | None = None) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.answer = answer
+        self._lock = threading.Lock()
+
+    def stream(self, name: str, text: str) -> None:
+        with self._lock:
+            self.events.append((name, text))
+
+    def display(self, data, metadata=None, *, display_id=None, update=False) -> None:
+        with self._lock:
+            self.events.append(("display", data))
+
+    def clear_output(self, wait: bool = False) -> None:
+        with self._lock:
+            self.events.append(("clear", wait))
+
+    def input(self, prompt: str, password: bool = False) -> str:
+        if self.answer is None:
+            raise StdinNotAllowed("this test client has no stdin")
+        self.events.append(("input", prompt))
+        return self.answer
+
+    def text(self, name: str = "stdout") -> str:
+        return "".join(t for n, t in self.events if n == name)

@@ -1,0 +1,75 @@
+"""Session manager modes and clean shutdown, each with its own manager."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+from interp_support import SPARK_ARGS, CollectingSink
+
+from toree_interpreters import PySparkInterpreter, SparkSessionManager, SparkUnavailable
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def java_children() -> set[int]:
+    me = psutil.Process(os.getpid())
+    return {p.pid for p in me.children(recursive=True) if "java" in " ".join(p.cmdline())}
+
+
+def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm() -> None:
+    before = java_children()
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
+    python = PySparkInterpreter(manager)
+    python.start()
+    try:
+        assert python.execute("1 + 1", CollectingSink()).result == {"text/plain": "2"}
+        assert not manager.is_ready
+        assert python.execute("spark.range(4).count()", CollectingSink()).result == {"text/plain": "4"}
+        assert manager.is_ready and manager.ready_at is not None
+        assert java_children() - before, "no JVM child while Spark runs?"
+    finally:
+        python.shutdown()
+        manager.stop()
+    deadline = time.monotonic() + 10
+    while java_children() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not java_children() - before
+    manager.stop()  # idempotent
+
+
+def test_eager_start_returns_at_once() -> None:
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
+    try:
+        started = time.monotonic()
+        manager.start()
+        assert time.monotonic() - started < 1.0
+        assert not manager.is_ready  # the JVM is still starting in the background
+        assert manager.get(timeout=120).range(2).count() == 2
+    finally:
+        manager.stop()
+
+
+def test_none_mode_gives_a_clear_error() -> None:
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="none")
+    python = PySparkInterpreter(manager)
+    outcome = python.execute("spark.range(1).count()", CollectingSink())
+    assert outcome.error.ename == "SparkUnavailable"
+    assert "--nosparkcontext" in outcome.error.evalue
+    assert python.execute("'python still works'", CollectingSink()).status == "ok"
+    with pytest.raises(SparkUnavailable):
+        manager.get()
+
+
+def test_bad_init_mode_is_rejected() -> None:
+    with pytest.raises(ValueError, match="init_mode"):
+        SparkSessionManager(init_mode="sometimes")
+
+
+def test_missing_java_is_explained(monkeypatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent/jdk")
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
+    with pytest.raises(SparkUnavailable, match="Java 17"):
+        manager.get(timeout=30)
