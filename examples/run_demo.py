@@ -21,7 +21,15 @@ HERE = Path(__file__).resolve().parent
 
 def install_kernelspec() -> None:
     subprocess.run(
-        [sys.executable, "-m", "toree_kernel.cli", "install", "--sys-prefix", "--replace", "--interpreters=PySpark"],
+        [
+            sys.executable,
+            "-m",
+            "toree_kernel.cli",
+            "install",
+            "--sys-prefix",
+            "--replace",
+            "--interpreters=PySpark",
+        ],
         check=True,
     )
 
@@ -68,7 +76,9 @@ def main() -> int:
     nbformat.write(nb, target)
     summarize(nb)
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    print(f"\n{code_cells} code cells ran through the Toree kernel in {elapsed:.1f} s; executed notebook: {target}")
+    print(
+        f"\n{code_cells} code cells ran through the Toree kernel in {elapsed:.1f} s; executed notebook: {target}"
+    )
     if failed is not None:
         print(f"\nA cell failed:\n{failed}", file=sys.stderr)
         return 1

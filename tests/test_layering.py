@@ -37,7 +37,11 @@ def imported_roots(path: Path) -> set[str]:
 def _is_dynamic_import(node: ast.Call) -> bool:
     name = getattr(node.func, "attr", getattr(node.func, "id", ""))
     first = node.args[0] if node.args else None
-    return name in {"import_module", "__import__"} and isinstance(first, ast.Constant) and isinstance(first.value, str)
+    return (
+        name in {"import_module", "__import__"}
+        and isinstance(first, ast.Constant)
+        and isinstance(first.value, str)
+    )
 
 
 def modules_of(import_name: str) -> list[Path]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
+
 from toree_kernel import __version__, cli
 from toree_kernel import kernelspecs as ks
 

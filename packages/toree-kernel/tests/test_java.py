@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from toree_kernel import java as jv
 
 

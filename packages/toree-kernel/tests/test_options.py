@@ -1,4 +1,5 @@
 import pytest
+
 from toree_kernel.options import parse_options
 
 
