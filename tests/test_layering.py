@@ -76,3 +76,16 @@ def test_checker_sees_imports(tmp_path: Path) -> None:
         "importlib.import_module('pyspark.sql')\n"
     )
     assert imported_roots(sample) >= {"zmq", "toree_protocol", "pyspark"}
+
+
+def test_protocol_distribution_does_not_depend_on_spark() -> None:
+    """`pip install toree-protocol` alone must pull neither pyspark nor py4j (other kernels reuse it)."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    names = {Requirement(r).name.lower() for r in requires("toree-protocol") or []}
+    assert names, "toree-protocol metadata lists no requirements?"
+    assert not names & {"pyspark", "py4j"}, names
+    interpreters = {Requirement(r).name.lower() for r in requires("toree-interpreters") or []}
+    assert not interpreters & {"pyzmq", "toree-protocol"}, interpreters
