@@ -15,8 +15,15 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def java_children() -> set[int]:
-    me = psutil.Process(os.getpid())
-    return {p.pid for p in me.children(recursive=True) if "java" in " ".join(p.cmdline())}
+    """Live JVM descendants of this process (zombies and processes that just exited don't count)."""
+    found = set()
+    for proc in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and "java" in " ".join(proc.cmdline()):
+                found.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm() -> None:

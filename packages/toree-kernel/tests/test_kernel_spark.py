@@ -60,6 +60,13 @@ class Kernel:
             self.km.shutdown_kernel(now=True)
 
 
+def is_jvm(proc: psutil.Process) -> bool:
+    try:
+        return "java" in proc.name() + " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return False
+
+
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
     k = Kernel()
@@ -204,7 +211,7 @@ def test_shutdown_leaves_no_process_behind() -> None:
     try:
         assert k.value("spark.range(4).count()") == "4"
         processes = k.processes()
-        assert any("java" in (p.name() + " ".join(p.cmdline())) for p in processes[1:]), "no JVM child?"
+        assert any(is_jvm(p) for p in processes[1:]), "no JVM child?"
         started = time.monotonic()
         k.km.shutdown_kernel(now=False)
         elapsed = time.monotonic() - started
@@ -255,3 +262,17 @@ def test_output_of_threads_started_by_the_cell(kernel: Kernel) -> None:
         "t = threading.Thread(target=work); t.start(); t.join()"
     )
     assert kernel.stdout(code) == "".join(f"from thread {i}\n" for i in range(3))
+
+
+def test_sigterm_during_a_cell_exits_promptly_without_orphans() -> None:
+    k = Kernel()
+    try:
+        assert k.value("spark.range(2).count()") == "2"
+        processes = k.processes()
+        k.kc.execute("import time\ntime.sleep(60)")
+        time.sleep(1.0)
+        processes[0].terminate()
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"
+    finally:
+        k.close()

@@ -68,7 +68,7 @@ class PySparkInterpreter(Interpreter):
         self._interrupts = 0
         self._raised = False
         self._raise_lock = threading.Lock()
-        self._originals: tuple[Any, Any] | None = None
+        self._originals: tuple[Any, Any, Any] | None = None  # stdout, stderr, getpass we replaced
         self.stdout = SinkStream("stdout", lambda: self._sink, sys.__stdout__)
         self.stderr = SinkStream("stderr", lambda: self._sink, sys.__stderr__)
         self.kernel = KernelAPI(
@@ -87,13 +87,13 @@ class PySparkInterpreter(Interpreter):
     # Lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
         if self._originals is None:
-            self._originals = (sys.stdout, sys.stderr)
+            self._originals = (sys.stdout, sys.stderr, getpass.getpass)
             sys.stdout, sys.stderr = self.stdout, self.stderr
             getpass.getpass = lambda prompt="Password: ", stream=None: self._input(prompt, password=True)
 
     def shutdown(self) -> None:
         if self._originals is not None:
-            sys.stdout, sys.stderr = self._originals
+            sys.stdout, sys.stderr, getpass.getpass = self._originals
             self._originals = None
 
     # Execution ------------------------------------------------------------------------------------

@@ -56,7 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = KernelServer(connection, kernel, connection_file=options.connection_file)
     server.bind()
     kernel.install_sigint_handler()
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    def on_sigterm(*_: object) -> None:
+        server.stop()
+        kernel.interrupt_running()  # a running cell must not hold up the exit
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     spark.start()  # eager: background JVM start; lazy/none: nothing yet
     for interpreter in interpreters.values():
         interpreter.start()

@@ -56,11 +56,15 @@ class ToreeKernel:
         signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.interrupt_running()  # may raise KeyboardInterrupt into the cell (we are on its thread)
+
+    def interrupt_running(self) -> None:
+        """Stop the cell that is running, if any (SIGINT, interrupt_request, shutdown, SIGTERM)."""
         running = self._running
         if running is None:
             log.info("interrupt while idle: nothing to do")
             return
-        running.interrupt()  # may raise KeyboardInterrupt into the cell (we are on its thread)
+        running.interrupt()
 
     # Requests ---------------------------------------------------------------------------------------
     def kernel_info_request(self, ctx: Any) -> dict[str, Any]:
@@ -193,8 +197,7 @@ class ToreeKernel:
 
     def shutdown_request(self, ctx: Any) -> dict[str, Any]:
         self.shutdown_requested.set()
-        if self._running is not None:
-            self._running.interrupt()  # from the control thread: stops the cell so the shell loop can end
+        self.interrupt_running()  # from the control thread: stops the cell so the shell loop can end
         return {"status": "ok", "restart": bool(ctx.request.content.get("restart", False))}
 
     def close(self) -> None:
