@@ -18,6 +18,7 @@ from .contract import (
     StdinNotAllowed,
 )
 from .pyspark_interpreter import PySparkInterpreter
+from .scala_interpreter import ScalaInterpreter
 from .spark_session import SparkSessionManager, SparkUnavailable
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "MimeBundle",
     "OutputSink",
     "PySparkInterpreter",
+    "ScalaInterpreter",
     "SparkSessionManager",
     "SparkUnavailable",
     "StdinNotAllowed",

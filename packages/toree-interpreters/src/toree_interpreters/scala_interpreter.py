@@ -1,0 +1,172 @@
+"""Scala cells on the same SparkSession as Python: the Scala REPL compiler (IMain) inside the Spark
+driver JVM, driven through py4j. No Toree jar: pyspark's own spark-repl / scala-compiler jars.
+
+Output: Scala 2.13 has no ``Console.setOut``, so the REPL defines a small drainable stream class and
+``Console``'s thread-local ``outVar`` is pointed at it; a Python thread drains it every 50 ms while a
+cell runs, so ``println`` reaches the notebook live. Results and compile errors come from the REPL's
+reporter, which writes to a StringWriter we read after each cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .contract import ExecuteOutcome, Interpreter, IsComplete, LanguageInfo, OutputSink
+from .spark_session import SparkSessionManager, SparkUnavailable
+
+log = logging.getLogger(__name__)
+DRAIN_SECONDS = 0.05
+
+_SETUP = """
+class ToreeStream extends java.io.OutputStream {
+  private val buf = new java.io.ByteArrayOutputStream()
+  override def write(b: Int): Unit = buf.synchronized { buf.write(b) }
+  override def write(b: Array[Byte], off: Int, len: Int): Unit = buf.synchronized { buf.write(b, off, len) }
+  def drain(): String = buf.synchronized { val s = buf.toString("UTF-8"); buf.reset(); s }
+}
+val toreeOut = new ToreeStream
+val toreeErr = new ToreeStream
+def toreeRedirect(): Unit = {
+  def point(field: String, to: java.io.OutputStream): Unit = {
+    val f = scala.Console.getClass.getDeclaredField(field); f.setAccessible(true)
+    f.get(scala.Console).asInstanceOf[scala.util.DynamicVariable[java.io.PrintStream]]
+      .value_=(new java.io.PrintStream(to, true, "UTF-8"))
+  }
+  point("outVar", toreeOut); point("errVar", toreeErr)
+}
+toreeRedirect()
+val spark = org.apache.spark.sql.SparkSession.active
+val sc = spark.sparkContext
+import spark.implicits._
+"""
+
+
+class ScalaInterpreter(Interpreter):
+    name = "Scala"
+    language_info = LanguageInfo(
+        name="scala",
+        version="2.13",
+        mimetype="text/x-scala",
+        file_extension=".scala",
+        pygments_lexer="scala",
+        codemirror_mode="text/x-scala",
+    )
+
+    def __init__(self, spark: SparkSessionManager) -> None:
+        self.spark = spark
+        self._repl: Any = None
+        self._report: Any = None  # java.io.StringWriter the reporter writes to
+        self._streams: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+        self._job_group: str | None = None
+        self._cell = 0
+        self._interrupted = False
+
+    def _start_repl(self) -> None:
+        """Create the REPL on first use (it needs the JVM, hence the session)."""
+        if self._repl is not None:
+            return
+        session = self.spark.get()
+        jvm = session.sparkContext._jvm
+        settings = jvm.scala.tools.nsc.Settings()
+        outdir = self.spark.repl_class_dir
+        settings.processArgumentString(f"-Yrepl-class-based -Yrepl-outdir {outdir} -usejavacp")
+        self._report = jvm.java.io.StringWriter()
+        writer = jvm.java.io.PrintWriter(self._report, True)
+        interpreter_pkg = jvm.scala.tools.nsc.interpreter
+        try:  # Scala 2.13 (Spark 4.x): the reporter is a separate object
+            reporter = interpreter_pkg.shell.ReplReporterImpl(settings, writer)
+            repl = interpreter_pkg.IMain(settings, reporter)
+        except Exception:  # Scala 2.12 (Spark 3.5)
+            repl = interpreter_pkg.IMain(settings, writer)
+        if str(repl.interpret(_SETUP)) != "Success":
+            raise SparkUnavailable(f"the Scala interpreter could not be set up: {self._take_report()}")
+        self._take_report()
+        self._streams = (repl.valueOfTerm("toreeOut").get(), repl.valueOfTerm("toreeErr").get())
+        self._repl = repl
+
+    def _take_report(self) -> str:
+        text = str(self._report.toString())
+        self._report.getBuffer().setLength(0)
+        return text
+
+    def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
+        with self._lock:
+            try:
+                self._start_repl()
+            except SparkUnavailable as exc:
+                return ExecuteOutcome.failed("SparkUnavailable", str(exc))
+            self._cell += 1
+            self._interrupted = False
+            session = self.spark.get()
+            self._job_group = f"toree-scala-cell-{self._cell}"
+            session.sparkContext.setJobGroup(self._job_group, f"Toree Scala cell {self._cell}", True)
+            stop = threading.Event()
+            drainer = threading.Thread(target=self._drain_until, args=(stop, sink), daemon=True)
+            drainer.start()
+            try:
+                status = str(self._repl.interpret(code))
+            finally:
+                stop.set()
+                drainer.join()
+                self._drain(sink)
+                self._job_group = None
+            return self._outcome(status, self._take_report())
+
+    def _outcome(self, status: str, report: str) -> ExecuteOutcome:
+        if self._interrupted:
+            return ExecuteOutcome.failed("KeyboardInterrupt", "the cell's Spark jobs were cancelled")
+        if status == "Success":
+            text = "\n".join(_toree_style(line) for line in report.rstrip("\n").splitlines() if _shown(line))
+            return ExecuteOutcome(result={"text/plain": text} if text else None)
+        if status == "Incomplete":
+            return ExecuteOutcome.failed(
+                "Incomplete", "the cell is incomplete (an open brace or expression?)"
+            )
+        first = next(
+            (line.strip() for line in report.splitlines() if line.strip() and line.strip() != "^"), ""
+        )
+        ename = "CompileError" if "error:" in report else "ScalaException"
+        return ExecuteOutcome.failed(ename, first.removeprefix("error: "), report.rstrip("\n").splitlines())
+
+    def _drain(self, sink: OutputSink) -> None:
+        assert self._streams is not None
+        for name, stream in zip(("stdout", "stderr"), self._streams, strict=True):
+            text = str(stream.drain())
+            if text:
+                sink.stream(name, text)  # type: ignore[arg-type]
+
+    def _drain_until(self, stop: threading.Event, sink: OutputSink) -> None:
+        while not stop.wait(DRAIN_SECONDS):
+            try:
+                self._drain(sink)
+            except Exception:  # the JVM went away: the cell itself will report it
+                log.debug("draining Scala output failed", exc_info=True)
+                return
+
+    def interrupt(self) -> None:
+        """Cancel the running cell's Spark jobs (from another thread; never blocks on the cell)."""
+        group, session = self._job_group, self.spark.session_if_ready
+        if group is None or session is None:
+            return
+        self._interrupted = True
+        threading.Thread(target=session.sparkContext.cancelJobGroup, args=(group,), daemon=True).start()
+
+    def is_complete(self, code: str) -> IsComplete:
+        depth = sum(code.count(o) - code.count(c) for o, c in ("{}", "()", "[]"))
+        if depth < 0:
+            return IsComplete("invalid")
+        if depth > 0 or code.rstrip().endswith(("=", "=>", ".")):
+            return IsComplete("incomplete", "  ")
+        return IsComplete("complete")
+
+
+def _shown(line: str) -> bool:
+    return bool(line.strip()) and not line.startswith("warning: ") and not line.startswith("import ")
+
+
+def _toree_style(line: str) -> str:
+    """Scala 2.13 reports ``val res0: Int = 2``; Toree (and Scala 2.12) show ``res0: Int = 2``."""
+    return line.removeprefix("val ")

@@ -1,0 +1,98 @@
+"""Scala cells through IMain in the Spark driver JVM, sharing the session with Python."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from interp_support import CollectingSink
+
+from toree_interpreters import PySparkInterpreter, ScalaInterpreter
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
+
+
+class TimedSink(CollectingSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[tuple[float, str]] = []
+
+    def stream(self, name: str, text: str) -> None:
+        super().stream(name, text)
+        self.times.append((time.monotonic(), text))
+
+
+@pytest.fixture(scope="module")
+def scala(spark_manager) -> ScalaInterpreter:
+    return ScalaInterpreter(spark_manager)
+
+
+def value(scala: ScalaInterpreter, code: str) -> str:
+    outcome = scala.execute(code, CollectingSink())
+    assert outcome.status == "ok", outcome.error
+    return outcome.result["text/plain"]
+
+
+def test_results_render_toree_style(scala) -> None:
+    assert re.fullmatch(r"res\d+: Int = 2", value(scala, "1 + 1"))
+    assert value(scala, 'val greeting = "hi"') == "greeting: String = hi"
+
+
+def test_closures_and_case_classes_run_on_executors(scala) -> None:
+    assert value(scala, "sc.parallelize(1 to 100).map(x => x * 2).sum").endswith("= 10100.0")
+    value(scala, "case class Person(name: String, age: Int)")
+    assert value(scala, 'Seq(Person("a", 1), Person("b", 2)).toDS().filter(_.age > 1).count()').endswith(
+        "= 1"
+    )
+
+
+def test_println_streams_while_the_cell_runs(scala) -> None:
+    sink = TimedSink()
+    ended = None
+    outcome = scala.execute('println("first"); Thread.sleep(2000); println("second")', sink)
+    ended = time.monotonic()
+    assert outcome.status == "ok"
+    assert sink.text() == "first\nsecond\n"
+    first_at = next(t for t, text in sink.times if "first" in text)
+    assert ended - first_at > 1.5, "the first line arrived only when the cell ended"
+    err = CollectingSink()
+    scala.execute('System.err.println("to stderr"); Console.err.println("console err")', err)
+    assert "console err" in err.text("stderr")
+
+
+def test_errors_keep_the_interpreter_usable(scala) -> None:
+    compile_error = scala.execute('val x: Int = "s"', CollectingSink())
+    assert compile_error.error.ename == "CompileError"
+    assert "type mismatch" in "\n".join(compile_error.error.traceback)
+    runtime = scala.execute("1 / 0", CollectingSink())
+    assert runtime.status == "error"
+    assert "ArithmeticException" in "\n".join(runtime.error.traceback)
+    assert value(scala, "40 + 2").endswith("= 42")
+
+
+def test_temp_views_are_shared_with_python(scala, spark_manager) -> None:
+    python = PySparkInterpreter(spark_manager)
+    assert scala.execute('spark.range(7).createOrReplaceTempView("from_scala")', CollectingSink()).status == "ok"
+    assert python.execute("spark.table('from_scala').count()", CollectingSink()).result == {"text/plain": "7"}
+    python.execute("spark.range(3).createOrReplaceTempView('from_python')", CollectingSink())
+    assert value(scala, 'spark.table("from_python").count()').endswith("= 3")
+
+
+def test_interrupt_cancels_a_scala_spark_job(scala) -> None:
+    threading.Thread(target=lambda: (time.sleep(2), scala.interrupt())).start()
+    started = time.monotonic()
+    outcome = scala.execute(
+        "sc.parallelize(1 to 4, 2).map { x => Thread.sleep(60000); x }.count()", CollectingSink()
+    )
+    assert outcome.error.ename == "KeyboardInterrupt"
+    assert time.monotonic() - started < 20
+    assert value(scala, "sc.parallelize(1 to 10).count()").endswith("= 10")
+
+
+def test_is_complete(scala) -> None:
+    assert scala.is_complete("val x = 1").status == "complete"
+    assert scala.is_complete("def f(x: Int) = {").status == "incomplete"
+    assert scala.is_complete("val x =").status == "incomplete"
+    assert scala.is_complete("}").status == "invalid"
