@@ -9,7 +9,7 @@ import time
 import pytest
 from interp_support import CollectingSink
 
-from toree_interpreters import PySparkInterpreter, ScalaInterpreter
+from toree_interpreters import PySparkInterpreter, ScalaInterpreter, SharedData
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 
@@ -25,8 +25,13 @@ class TimedSink(CollectingSink):
 
 
 @pytest.fixture(scope="module")
-def scala(spark_manager) -> ScalaInterpreter:
-    return ScalaInterpreter(spark_manager)
+def shared() -> SharedData:
+    return SharedData()
+
+
+@pytest.fixture(scope="module")
+def scala(spark_manager, shared) -> ScalaInterpreter:
+    return ScalaInterpreter(spark_manager, shared_data=shared)
 
 
 def value(scala: ScalaInterpreter, code: str) -> str:
@@ -74,7 +79,9 @@ def test_errors_keep_the_interpreter_usable(scala) -> None:
 
 def test_temp_views_are_shared_with_python(scala, spark_manager) -> None:
     python = PySparkInterpreter(spark_manager)
-    assert scala.execute('spark.range(7).createOrReplaceTempView("from_scala")', CollectingSink()).status == "ok"
+    assert (
+        scala.execute('spark.range(7).createOrReplaceTempView("from_scala")', CollectingSink()).status == "ok"
+    )
     assert python.execute("spark.table('from_scala').count()", CollectingSink()).result == {"text/plain": "7"}
     python.execute("spark.range(3).createOrReplaceTempView('from_python')", CollectingSink())
     assert value(scala, 'spark.table("from_python").count()').endswith("= 3")
@@ -96,3 +103,33 @@ def test_is_complete(scala) -> None:
     assert scala.is_complete("def f(x: Int) = {").status == "incomplete"
     assert scala.is_complete("val x =").status == "incomplete"
     assert scala.is_complete("}").status == "invalid"
+
+
+def test_kernel_data_round_trip_between_languages(scala, spark_manager, shared) -> None:
+    python = PySparkInterpreter(spark_manager, shared_data=shared)
+    python.execute("kernel.data['from_python'] = 'hello'\nkernel.data['n'] = 41", CollectingSink())
+    assert value(scala, 'kernel.data.get("from_python")').endswith("= hello")
+    scala.execute('kernel.data.put("from_scala", 1 + kernel.data.get("n").asInstanceOf[Int])', CollectingSink())
+    assert python.execute("kernel.data['from_scala']", CollectingSink()).result == {"text/plain": "42"}
+    bad = python.execute("kernel.data['obj'] = object()", CollectingSink())
+    assert bad.error.ename == "TypeError" and "cannot be shared with Scala" in bad.error.evalue
+
+
+def test_display_from_scala(scala) -> None:
+    sink = CollectingSink()
+    scala.execute('kernel.display.html("<b>scala</b>"); kernel.display.content("text/markdown", "# md")', sink)
+    shown = [data for kind, data in sink.events if kind == "display"]
+    assert {"text/html": "<b>scala</b>", "text/plain": "<text/html>"} in shown
+    assert any(d.get("text/markdown") == "# md" for d in shown)
+    cleared = CollectingSink()
+    scala.execute("kernel.display.clear_output()", cleared)
+    assert ("clear", False) in cleared.events
+
+
+def test_interrupt_a_scala_busy_loop(scala) -> None:
+    threading.Thread(target=lambda: (time.sleep(1.5), scala.interrupt())).start()
+    started = time.monotonic()
+    outcome = scala.execute("var i = 0L; while (true) { i += 1 }", CollectingSink())
+    assert outcome.error.ename == "KeyboardInterrupt"
+    assert time.monotonic() - started < 15
+    assert value(scala, "21 * 2").endswith("= 42")

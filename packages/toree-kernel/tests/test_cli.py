@@ -131,8 +131,16 @@ def test_names_follow_toree(kernel_name: str, interpreter: str, directory: str, 
     assert ks.display_name(kernel_name, interpreter) == display
 
 
-def test_registry_ships_only_pyspark() -> None:
-    assert ks.available() == ["PySpark"]
+def test_registry_ships_pyspark_and_scala() -> None:
+    assert ks.available() == ["PySpark", "Scala"]
+    scala = ks.get_interpreter("scala")
+    assert (scala.language, scala.file_extension, scala.codemirror_mode) == (
+        "scala",
+        ".scala",
+        "text/x-scala",
+    )
+    assert ks.display_name("Apache Toree", "scala") == "Apache Toree - Scala"
+    assert ks.spec_dir_name("Apache Toree", "Scala") == "apache_toree_scala"
     info = ks.get_interpreter("PySpark")
     assert (info.language, info.file_extension) == ("python", ".py")
     assert [i.name for i in ks.parse_interpreters(" pyspark, PySpark ,PYSPARK")] == ["PySpark"]
@@ -265,7 +273,7 @@ def test_location_flags_are_exclusive(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "share").exists()
 
 
-@pytest.mark.parametrize("asked", ["Scala", "scala,PySpark", "SQL"])
+@pytest.mark.parametrize("asked", ["SQL", "sql,PySpark"])
 def test_interpreters_of_later_versions_are_refused_clearly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], asked: str
 ) -> None:
@@ -273,14 +281,14 @@ def test_interpreters_of_later_versions_are_refused_clearly(
     assert code == 2
     assert "Traceback" not in err
     assert "not available in this version" in err
-    assert "Scala and SQL come later" in err and "available: PySpark" in err
+    assert "SQL come later" in err and "available: PySpark, Scala" in err
     assert not (tmp_path / "share").exists()  # nothing half-installed, not even the valid PySpark
 
 
 def test_unknown_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=SparkR")
     assert code == 2
-    assert err.strip() == "toree: error: unknown interpreter 'SparkR'; available: PySpark"
+    assert err.strip() == "toree: error: unknown interpreter 'SparkR'; available: PySpark, Scala"
 
 
 def test_bad_kernel_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -484,16 +492,14 @@ def test_jupyter_toree_install_and_kernelspec_list(tmp_path: Path, jupyter_dirs:
 @pytest.mark.skipif(not (BIN / "jupyter").exists(), reason="no jupyter command in this environment")
 def test_jupyter_toree_errors_have_no_traceback(tmp_path: Path, jupyter_dirs: dict[str, Path]) -> None:
     done = subprocess.run(
-        [str(BIN / "jupyter"), "toree", "install", f"--prefix={tmp_path}", "--interpreters=Scala"],
+        [str(BIN / "jupyter"), "toree", "install", f"--prefix={tmp_path}", "--interpreters=SQL"],
         env=_command_env(jupyter_dirs),
         capture_output=True,
         text=True,
         timeout=90,
     )
     assert done.returncode == 2
-    assert done.stderr.startswith(
-        "jupyter toree: error: interpreter 'Scala' is not available in this version"
-    )
+    assert done.stderr.startswith("jupyter toree: error: interpreter 'SQL' is not available in this version")
     assert "Traceback" not in done.stderr
 
 

@@ -19,6 +19,7 @@ from .contract import (
 )
 from .pyspark_interpreter import PySparkInterpreter
 from .scala_interpreter import ScalaInterpreter
+from .shared_data import SharedData
 from .spark_session import SparkSessionManager, SparkUnavailable
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "OutputSink",
     "PySparkInterpreter",
     "ScalaInterpreter",
+    "SharedData",
     "SparkSessionManager",
     "SparkUnavailable",
     "StdinNotAllowed",

@@ -5,7 +5,7 @@ Named like Apache Toree's (``kernel.display.html``, ``kernel.sparkSession`` ...)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from .contract import OutputSink
@@ -47,7 +47,7 @@ class KernelAPI:
     def __init__(
         self,
         spark: SparkSessionManager,
-        data: dict[str, Any],
+        data: MutableMapping[str, Any],
         sink: Callable[[], OutputSink | None],
         streams: tuple[Any, Any],
     ) -> None:

@@ -23,6 +23,7 @@ import time
 import traceback
 import types
 import uuid
+from collections.abc import MutableMapping
 from typing import Any
 
 from .contract import (
@@ -59,7 +60,9 @@ class PySparkInterpreter(Interpreter):
         nbconvert_exporter="python",
     )
 
-    def __init__(self, spark: SparkSessionManager, *, shared_data: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, spark: SparkSessionManager, *, shared_data: MutableMapping[str, Any] | None = None
+    ) -> None:
         self.spark = spark
         self._sink: OutputSink | None = None  # the current (or last) cell's sink
         self._cell = 0

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from .contract import ExecuteOutcome, Interpreter, IsComplete, LanguageInfo, OutputSink
+from .shared_data import SharedData
 from .spark_session import SparkSessionManager, SparkUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,30 @@ def toreeRedirect(): Unit = {
   point("outVar", toreeOut); point("errVar", toreeErr)
 }
 toreeRedirect()
+class ToreeDisplay {
+  private val items = new java.util.ArrayList[Array[String]]()
+  def content(mime: String, data: String): Unit = items.synchronized { items.add(Array(mime, data)) }
+  def html(s: String): Unit = content("text/html", s)
+  def javascript(s: String): Unit = content("application/javascript", s)
+  def markdown(s: String): Unit = content("text/markdown", s)
+  def clear_output(): Unit = content("", "")
+  def drain(): Array[Array[String]] = items.synchronized {
+    val all = items.toArray(new Array[Array[String]](0)); items.clear(); all
+  }
+}
+class ToreeKernel {
+  val data = new java.util.concurrent.ConcurrentHashMap[String, Any]()  // shared with Python's kernel.data
+  val display = new ToreeDisplay
+  def out: java.io.PrintStream = scala.Console.out
+  def err: java.io.PrintStream = scala.Console.err
+  def sparkSession: org.apache.spark.sql.SparkSession = org.apache.spark.sql.SparkSession.active
+  def sparkContext: org.apache.spark.SparkContext = sparkSession.sparkContext
+}
+val kernel = new ToreeKernel
+val toreeReplThread = Thread.currentThread()
 val spark = org.apache.spark.sql.SparkSession.active
 val sc = spark.sparkContext
+val sqlContext = spark.sqlContext
 import spark.implicits._
 """
 
@@ -54,11 +78,14 @@ class ScalaInterpreter(Interpreter):
         codemirror_mode="text/x-scala",
     )
 
-    def __init__(self, spark: SparkSessionManager) -> None:
+    def __init__(self, spark: SparkSessionManager, *, shared_data: SharedData | None = None) -> None:
         self.spark = spark
+        self.shared_data = shared_data if shared_data is not None else SharedData()
         self._repl: Any = None
         self._report: Any = None  # java.io.StringWriter the reporter writes to
-        self._streams: tuple[Any, Any] | None = None
+        self._streams: tuple[Any, Any] | None = None  # JVM ToreeStream objects for stdout, stderr
+        self._display: Any = None  # the JVM ToreeDisplay queue
+        self._thread: Any = None  # the JVM thread the REPL runs cells on
         self._lock = threading.Lock()
         self._job_group: str | None = None
         self._cell = 0
@@ -84,7 +111,14 @@ class ScalaInterpreter(Interpreter):
         if str(repl.interpret(_SETUP)) != "Success":
             raise SparkUnavailable(f"the Scala interpreter could not be set up: {self._take_report()}")
         self._take_report()
-        self._streams = (repl.valueOfTerm("toreeOut").get(), repl.valueOfTerm("toreeErr").get())
+        def term(name: str) -> Any:
+            return repl.valueOfTerm(name).get()
+
+        self._streams = (term("toreeOut"), term("toreeErr"))
+        kernel = term("kernel")
+        self._display = kernel.display()
+        self._thread = term("toreeReplThread")
+        self.shared_data.attach(kernel.data())
         self._repl = repl
 
     def _take_report(self) -> str:
@@ -137,6 +171,13 @@ class ScalaInterpreter(Interpreter):
             text = str(stream.drain())
             if text:
                 sink.stream(name, text)  # type: ignore[arg-type]
+        for mime, data in self._display.drain():
+            if mime:
+                sink.display(
+                    {mime: data, "text/plain": f"<{mime}>"} if mime != "text/plain" else {mime: data}
+                )
+            else:
+                sink.clear_output()
 
     def _drain_until(self, stop: threading.Event, sink: OutputSink) -> None:
         while not stop.wait(DRAIN_SECONDS):
@@ -147,12 +188,28 @@ class ScalaInterpreter(Interpreter):
                 return
 
     def interrupt(self) -> None:
-        """Cancel the running cell's Spark jobs (from another thread; never blocks on the cell)."""
+        """Stop the running cell: cancel its Spark jobs, interrupt the REPL's JVM thread (sleeps, waits)
+        and, if it is still busy a second later (``while (true) {}``), stop that thread."""
         group, session = self._job_group, self.spark.session_if_ready
         if group is None or session is None:
             return
         self._interrupted = True
-        threading.Thread(target=session.sparkContext.cancelJobGroup, args=(group,), daemon=True).start()
+        threading.Thread(
+            target=self._stop_cell, args=(session, group), name="scala-interrupt", daemon=True
+        ).start()
+
+    def _stop_cell(self, session: Any, group: str) -> None:
+        try:
+            session.sparkContext.cancelJobGroup(group)
+            self._thread.interrupt()
+            for _ in range(20):
+                if self._job_group != group:
+                    return
+                time.sleep(0.05)
+            log.warning("Scala cell ignored the interrupt; stopping its thread")
+            self._thread.stop()  # deprecated, but the only way out of a busy loop on Java 17
+        except Exception:
+            log.warning("interrupting the Scala cell failed", exc_info=True)
 
     def is_complete(self, code: str) -> IsComplete:
         depth = sum(code.count(o) - code.count(c) for o, c in ("{}", "()", "[]"))

@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from toree_interpreters import PySparkInterpreter, SparkSessionManager
+from toree_interpreters import PySparkInterpreter, ScalaInterpreter, SharedData, SparkSessionManager
 from toree_protocol import read_connection_file
 from toree_protocol.server import KernelServer
 
@@ -41,13 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     spark = SparkSessionManager(spark_args=options.spark_args, init_mode=options.init_mode)
-    interpreters = {"PySpark": PySparkInterpreter(spark)}
+    data = SharedData()  # kernel.data, one map for every language
+    interpreters = {
+        "PySpark": PySparkInterpreter(spark, shared_data=data),
+        "Scala": ScalaInterpreter(spark, shared_data=data),
+    }
     try:
         kernel = ToreeKernel(
             interpreters,
             options.default_interpreter,
             history=HistoryStore(),
-            banner=f"Toree {__version__} (Python) - Spark via PySpark; interpreters: {', '.join(interpreters)}",
+            banner=f"Toree {__version__} (Python) for Spark; interpreters: {', '.join(interpreters)}",
         )
     except ValueError as exc:
         print(f"toree: {exc}", file=sys.stderr)
@@ -56,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = KernelServer(connection, kernel, connection_file=options.connection_file)
     server.bind()
     kernel.install_sigint_handler()
+
     def on_sigterm(*_: object) -> None:
         server.stop()
         kernel.interrupt_running()  # a running cell must not hold up the exit

@@ -58,13 +58,13 @@ class InterpreterInfo:
         return info
 
 
-# The interpreters this version can install. Adding one is one line; later versions add e.g.
-#   InterpreterInfo("Scala", "scala", ".scala", "text/x-scala", "text/x-scala", "scala"),
+# The interpreters this version can install. Adding one is one line; a later version adds
 #   InterpreterInfo("SQL", "sql", ".sql", "text/x-sql", "text/x-sql", "sql"),
 _SHIPPED = (
     InterpreterInfo(
         "PySpark", "python", ".py", "text/x-python", {"name": "ipython", "version": 3}, "ipython3"
     ),
+    InterpreterInfo("Scala", "scala", ".scala", "text/x-scala", "text/x-scala", "scala"),
 )
 INTERPRETERS: dict[str, InterpreterInfo] = {
     info.name.lower(): info for info in _SHIPPED
