@@ -10,11 +10,20 @@ reporter, which writes to a StringWriter we read after each cell.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import Any
 
-from .contract import ExecuteOutcome, Interpreter, IsComplete, LanguageInfo, OutputSink
+from .contract import (
+    Completion,
+    ExecuteOutcome,
+    Interpreter,
+    IsComplete,
+    LanguageInfo,
+    MimeBundle,
+    OutputSink,
+)
 from .shared_data import SharedData
 from .spark_session import SparkSessionManager, SparkUnavailable
 
@@ -90,6 +99,10 @@ class ScalaInterpreter(Interpreter):
         self._job_group: str | None = None
         self._cell = 0
         self._interrupted = False
+        # Toree's %ShowTypes / %Truncation switches: "2" by default, "Int = 2" with types shown, and with
+        # truncation off the value's full toString instead of the REPL's shortened rendering.
+        self.show_types = False
+        self.truncation = True
 
     def _start_repl(self) -> None:
         """Create the REPL on first use (it needs the JVM, hence the session)."""
@@ -111,6 +124,7 @@ class ScalaInterpreter(Interpreter):
         if str(repl.interpret(_SETUP)) != "Success":
             raise SparkUnavailable(f"the Scala interpreter could not be set up: {self._take_report()}")
         self._take_report()
+
         def term(name: str) -> Any:
             return repl.valueOfTerm(name).get()
 
@@ -153,8 +167,8 @@ class ScalaInterpreter(Interpreter):
         if self._interrupted:
             return ExecuteOutcome.failed("KeyboardInterrupt", "the cell's Spark jobs were cancelled")
         if status == "Success":
-            text = "\n".join(_toree_style(line) for line in report.rstrip("\n").splitlines() if _shown(line))
-            return ExecuteOutcome(result={"text/plain": text} if text else None)
+            text = self._render(report)
+            return ExecuteOutcome(result={"text/plain": text} if text is not None else None)
         if status == "Incomplete":
             return ExecuteOutcome.failed(
                 "Incomplete", "the cell is incomplete (an open brace or expression?)"
@@ -164,6 +178,55 @@ class ScalaInterpreter(Interpreter):
         )
         ename = "CompileError" if "error:" in report else "ScalaException"
         return ExecuteOutcome.failed(ename, first.removeprefix("error: "), report.rstrip("\n").splitlines())
+
+    def _render(self, report: str) -> str | None:
+        """The cell's value the way Toree shows it; None when the cell has no ``resN`` value."""
+        matches = list(_RESULT.finditer(report))
+        if not matches:
+            return None
+        match = matches[-1]  # a cell's value is its last expression
+        name, type_, value = match.group(1), match.group(2), match.group(3).rstrip("\n")
+        if not self.truncation:
+            value = str(self._repl.valueOfTerm(name).get())
+        return f"{type_} = {value}" if self.show_types else value
+
+    def complete(self, code: str, cursor_pos: int) -> Completion:
+        """The presentation compiler's candidates (Scala 2.13); nothing while a cell runs or Spark is down."""
+        if not self.spark.is_ready or not self._lock.acquire(blocking=False):
+            return Completion([], cursor_pos, cursor_pos)
+        try:
+            self._start_repl()
+            result = self._repl.presentationCompile(cursor_pos, code)
+            if not result.isRight():
+                return Completion([], cursor_pos, cursor_pos)
+            compiled = result.right().get()
+            try:
+                candidates = compiled.completionCandidates(True, 1)
+                start, found = int(candidates._1()), candidates._2()
+                names = sorted({str(found.apply(i).name()) for i in range(found.size())})
+            finally:
+                compiled.cleanup()
+            return Completion(names, start, cursor_pos)
+        except Exception:  # Scala 2.12 has another completion API; completion is best-effort
+            log.debug("Scala completion failed", exc_info=True)
+            return Completion([], cursor_pos, cursor_pos)
+        finally:
+            self._lock.release()
+
+    def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
+        """The type of the term under the cursor (``greeting: String``)."""
+        name = _word_at(code, cursor_pos)
+        if not name or self._repl is None or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            # The class-based REPL reaches a term through an accessor: "(): String" means String.
+            type_ = str(self._repl.typeOfTerm(name).toString()).removeprefix("(): ").removeprefix("=> ")
+        except Exception:
+            log.debug("Scala inspect failed", exc_info=True)
+            return None
+        finally:
+            self._lock.release()
+        return None if not type_ or type_ == "<notype>" else {"text/plain": f"{name}: {type_}"}
 
     def _drain(self, sink: OutputSink) -> None:
         assert self._streams is not None
@@ -220,10 +283,14 @@ class ScalaInterpreter(Interpreter):
         return IsComplete("complete")
 
 
-def _shown(line: str) -> bool:
-    return bool(line.strip()) and not line.startswith("warning: ") and not line.startswith("import ")
+# ``res3: Int = 2`` (Scala 2.12) or ``val res3: Int = 2`` (2.13); the value may span lines.
+_RESULT = re.compile(r"^(?:val )?(res\d+): (.+?) = (.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
 
 
-def _toree_style(line: str) -> str:
-    """Scala 2.13 reports ``val res0: Int = 2``; Toree (and Scala 2.12) show ``res0: Int = 2``."""
-    return line.removeprefix("val ")
+def _word_at(code: str, pos: int) -> str:
+    start = end = max(0, min(pos, len(code)))
+    while start > 0 and (code[start - 1].isalnum() or code[start - 1] == "_"):
+        start -= 1
+    while end < len(code) and (code[end].isalnum() or code[end] == "_"):
+        end += 1
+    return code[start:end]
