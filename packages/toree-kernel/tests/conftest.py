@@ -17,7 +17,7 @@ TEST_SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.
 
 @pytest.fixture(scope="session", autouse=True)
 def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Install apache_toree_pyspark into a private prefix and point Jupyter at it for this test session."""
+    """Install apache_toree_pyspark and apache_toree_scala into a private prefix and point Jupyter at it for this test session."""
     prefix = tmp_path_factory.mktemp("jupyter-prefix")
     subprocess.run(
         [
@@ -26,7 +26,7 @@ def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
             "toree_kernel.cli",
             "install",
             f"--prefix={prefix}",
-            "--interpreters=PySpark",
+            "--interpreters=PySpark,Scala",
             f"--spark_opts={TEST_SPARK_OPTS}",
         ],
         check=True,
