@@ -11,6 +11,7 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "embed_pyspark.py"
 
 
+@pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_embed_example_runs() -> None:
     done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=170)

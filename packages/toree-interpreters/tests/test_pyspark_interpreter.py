@@ -10,7 +10,7 @@ from interp_support import CollectingSink
 
 from toree_interpreters import PySparkInterpreter
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(180)]
 
 LONG_JOB = (
     "from pyspark.sql import functions as F\n"

@@ -11,7 +11,7 @@ from interp_support import SPARK_ARGS, CollectingSink
 
 from toree_interpreters import PySparkInterpreter, SparkSessionManager, SparkUnavailable
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(180)]
 
 
 def java_children() -> set[int]:

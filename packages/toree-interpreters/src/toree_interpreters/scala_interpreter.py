@@ -9,11 +9,16 @@ reporter, which writes to a StringWriter we read after each cell.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Any
+
+import attrs
 
 from .contract import (
     Completion,
@@ -95,6 +100,9 @@ class ScalaInterpreter(Interpreter):
         self._streams: tuple[Any, Any] | None = None  # JVM ToreeStream objects for stdout, stderr
         self._display: Any = None  # the JVM ToreeDisplay queue
         self._thread: Any = None  # the JVM thread the REPL runs cells on
+        version = _shipped_scala_version()  # known before the JVM starts: kernel_info answers at once
+        self._scala_version = tuple(int(part) for part in version.split(".")[:2])
+        self.language_info = attrs.evolve(self.language_info, version=version)
         self._lock = threading.Lock()
         self._job_group: str | None = None
         self._cell = 0
@@ -196,22 +204,35 @@ class ScalaInterpreter(Interpreter):
             return Completion([], cursor_pos, cursor_pos)
         try:
             self._start_repl()
-            result = self._repl.presentationCompile(cursor_pos, code)
-            if not result.isRight():
-                return Completion([], cursor_pos, cursor_pos)
-            compiled = result.right().get()
-            try:
-                candidates = compiled.completionCandidates(True, 1)
-                start, found = int(candidates._1()), candidates._2()
-                names = sorted({str(found.apply(i).name()) for i in range(found.size())})
-            finally:
-                compiled.cleanup()
-            return Completion(names, start, cursor_pos)
-        except Exception:  # Scala 2.12 has another completion API; completion is best-effort
+            if self._scala_version >= (2, 13):
+                start, names = self._complete_213(code, cursor_pos)
+            else:
+                start, names = self._complete_212(code, cursor_pos)
+            return Completion(sorted(set(names)), start, cursor_pos)
+        except Exception:  # completion is best-effort: never an error for the user
             log.debug("Scala completion failed", exc_info=True)
             return Completion([], cursor_pos, cursor_pos)
         finally:
             self._lock.release()
+
+    def _complete_213(self, code: str, cursor_pos: int) -> tuple[int, list[str]]:
+        result = self._repl.presentationCompile(cursor_pos, code)
+        if not result.isRight():
+            return cursor_pos, []
+        compiled = result.right().get()
+        try:
+            candidates = compiled.completionCandidates(True, 1)
+            found = candidates._2()
+            return int(candidates._1()), [str(found.apply(i).name()) for i in range(found.size())]
+        finally:
+            compiled.cleanup()
+
+    def _complete_212(self, code: str, cursor_pos: int) -> tuple[int, list[str]]:
+        jvm = self.spark.get().sparkContext._jvm
+        completer = jvm.scala.tools.nsc.interpreter.PresentationCompilerCompleter(self._repl)
+        candidates = completer.complete(code, cursor_pos)
+        found = candidates.candidates()
+        return int(candidates.cursor()), [str(found.apply(i)) for i in range(found.size())]
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
         """The type of the term under the cursor (``greeting: String``)."""
@@ -219,8 +240,8 @@ class ScalaInterpreter(Interpreter):
         if not name or self._repl is None or not self._lock.acquire(blocking=False):
             return None
         try:
-            # The class-based REPL reaches a term through an accessor: "(): String" means String.
-            type_ = str(self._repl.typeOfTerm(name).toString()).removeprefix("(): ").removeprefix("=> ")
+            # The class-based REPL reaches a term through an accessor: "(): String" / "()String" is String.
+            type_ = _ACCESSOR.sub("", str(self._repl.typeOfTerm(name).toString()))
         except Exception:
             log.debug("Scala inspect failed", exc_info=True)
             return None
@@ -285,6 +306,19 @@ class ScalaInterpreter(Interpreter):
 
 # ``res3: Int = 2`` (Scala 2.12) or ``val res3: Int = 2`` (2.13); the value may span lines.
 _RESULT = re.compile(r"^(?:val )?(res\d+): (.+?) = (.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def _shipped_scala_version() -> str:
+    """The Scala version of the scala-library jar pyspark ships (e.g. 2.12.18 or 2.13.16)."""
+    spec = importlib.util.find_spec("pyspark")  # locate without importing: start-up stays fast
+    home = os.environ.get("SPARK_HOME") or (spec.submodule_search_locations or [""])[0] if spec else ""
+    jars = Path(home) / "jars"
+    for jar in jars.glob("scala-library-*.jar"):
+        return jar.stem.removeprefix("scala-library-")
+    return "2.13"
+
+
+_ACCESSOR = re.compile(r"^(\(\)\s*:?\s*|=>\s*)")
 
 
 def _word_at(code: str, pos: int) -> str:
