@@ -80,8 +80,12 @@ def test_println_streams_while_the_cell_runs(scala) -> None:
     first_at = next(t for t, text in sink.times if "first" in text)
     assert ended - first_at > 1.5, "the first line arrived only when the cell ended"
     err = CollectingSink()
-    scala.execute('System.err.println("to stderr"); Console.err.println("console err")', err)
-    assert "console err" in err.text("stderr")
+    scala.execute(
+        'System.out.println("java out"); System.err.println("java err"); Console.err.println("scala err")',
+        err,
+    )
+    assert err.text("stdout") == "java out\n"
+    assert err.text("stderr") == "java err\nscala err\n"
 
 
 def test_errors_keep_the_interpreter_usable(scala) -> None:
@@ -154,3 +158,31 @@ def test_interrupt_a_scala_busy_loop(scala) -> None:
     assert outcome.error.ename == "KeyboardInterrupt"
     assert time.monotonic() - started < 15
     assert value(scala, "21 * 2") == "42"
+
+
+def test_scala_udf_used_from_sql(scala, spark_manager) -> None:
+    assert scala.execute('spark.udf.register("plus_one", (x: Int) => x + 1)', CollectingSink()).status == "ok"
+    assert spark_manager.get().sql("SELECT plus_one(41) AS v").first().v == 42
+
+
+def test_add_jar_makes_a_class_usable(scala, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    if not shutil.which("javac") or not shutil.which("jar"):
+        pytest.skip("needs a JDK (javac, jar)")
+    src = tmp_path / "src" / "demo"
+    src.mkdir(parents=True)
+    (src / "Greeter.java").write_text(
+        'package demo; public class Greeter { public static String hello(String n) { return "hello " + n; } }'
+    )
+    classes = tmp_path / "classes"
+    subprocess.run(["javac", "-d", str(classes), str(src / "Greeter.java")], check=True)
+    jar = tmp_path / "greeter.jar"
+    subprocess.run(["jar", "cf", str(jar), "-C", str(classes), "."], check=True)
+    assert scala.execute('demo.Greeter.hello("x")', CollectingSink()).error.ename == "CompileError"
+    scala.add_jar(str(jar))
+    assert value(scala, 'demo.Greeter.hello("toree")') == "hello toree"
+    assert value(scala, 'sc.parallelize(Seq("a", "b")).map(demo.Greeter.hello).collect().mkString(",")') == (
+        "hello a,hello b"
+    )

@@ -51,6 +51,10 @@ def toreeRedirect(): Unit = {
       .value_=(new java.io.PrintStream(to, true, "UTF-8"))
   }
   point("outVar", toreeOut); point("errVar", toreeErr)
+  // Java's streams too (System.out.println, executor threads in local mode); Spark's log4j appender
+  // captured the real stderr at start-up and keeps writing to the kernel's terminal.
+  System.setOut(new java.io.PrintStream(toreeOut, true, "UTF-8"))
+  System.setErr(new java.io.PrintStream(toreeErr, true, "UTF-8"))
 }
 toreeRedirect()
 class ToreeDisplay {
@@ -270,6 +274,19 @@ class ScalaInterpreter(Interpreter):
             except Exception:  # the JVM went away: the cell itself will report it
                 log.debug("draining Scala output failed", exc_info=True)
                 return
+
+    def add_jar(self, url: str) -> None:
+        """Make a jar's classes usable in the next Scala cells and on the executors (the %AddJar hook)."""
+        with self._lock:
+            self._start_repl()
+            context = self.spark.get().sparkContext
+            jvm = context._jvm
+            java_url = jvm.java.net.URL(url if "://" in url else jvm.java.io.File(url).toURI().toString())
+            urls = jvm.java.util.ArrayList()
+            urls.add(java_url)
+            # URL* is a Seq: an immutable List suits both Scala 2.12 and 2.13.
+            self._repl.addUrlsToClassPath(jvm.scala.collection.JavaConverters.asScalaBuffer(urls).toList())
+            context._jsc.sc().addJar(java_url.toString())  # executors fetch it (pyspark has no addJar)
 
     def interrupt(self) -> None:
         """Stop the running cell: cancel its Spark jobs, interrupt the REPL's JVM thread (sleeps, waits)

@@ -30,6 +30,9 @@ INTERACTIVE_DEFAULTS = {
     # After an interrupt, Python UDF workers of cancelled tasks are killed after this long (Spark's
     # default, 2 s, keeps the cores busy and delays the next cell's job by that much).
     "spark.python.task.killTimeout": "200ms",
+    # Spark's text progress bar writes to the driver's stderr, which would land in cells (and the
+    # kernel's terminal) as carriage-return noise.
+    "spark.ui.showConsoleProgress": "false",
 }
 
 
