@@ -27,6 +27,7 @@ from .messages import Message, ProtocolError, new_id, new_message
 log = logging.getLogger(__name__)
 
 OnOutput = Callable[[Message], None]
+_EXECUTE_CHANNELS = ("iopub", "shell", "stdin")
 OnInput = Callable[[str, bool], str]
 
 
@@ -179,6 +180,32 @@ class _Base:
         value = on_input(prompt, password) if on_input is not None else ""
         return new_message("input_reply", {"value": value}, session=self.session, parent=request)
 
+    def _execute_request(
+        self, code: str, on_input: OnInput | None, allow_stdin: bool | None, options: dict[str, Any]
+    ) -> Message:
+        allow = on_input is not None if allow_stdin is None else allow_stdin
+        return self._message("execute_request", execute_content(code, allow_stdin=allow, **options))
+
+    def _earlier_outputs(self, run: Execution) -> list[Message]:
+        """This request's messages that arrived while we were waiting for something else."""
+        outputs = []
+        for channel in ("iopub", "shell"):
+            while (early := self._take(channel, run.request.msg_id)) is not None:
+                if (out := run.feed(channel, early)) is not None:
+                    outputs.append(out)
+        return outputs
+
+    def _route(
+        self, run: Execution, channel: str, msg: Message, on_input: OnInput | None
+    ) -> tuple[Message | None, Message | None]:
+        """(an output to hand to the caller, an input_reply to send) for one received message."""
+        if channel == "stdin":
+            return None, self._input_reply(msg, on_input) if msg.msg_type == "input_request" else None
+        if not run.owns(msg):
+            self._keep(channel, msg)
+            return None, None
+        return run.feed(channel, msg), None
+
     def _take(self, channel: str, parent_id: str) -> Message | None:
         queue = self._stash.get((channel, parent_id))
         return queue.popleft() if queue else None
@@ -274,27 +301,16 @@ class KernelClient(_Base):
         **options: Any,
     ) -> Iterator[Message]:
         """Yield each output of this request as it arrives, then the execute_reply."""
-        allow = on_input is not None if allow_stdin is None else allow_stdin
-        request = self._send(
-            "shell", self._message("execute_request", execute_content(code, allow_stdin=allow, **options))
-        )
-        run = Execution(request)
+        run = Execution(self._send("shell", self._execute_request(code, on_input, allow_stdin, options)))
+        yield from self._earlier_outputs(run)
         deadline = _deadline(timeout)
-        for channel in ("iopub", "shell"):  # what arrived while we were waiting for something else
-            while (early := self._take(channel, request.msg_id)) is not None:
-                if (out := run.feed(channel, early)) is not None:
-                    yield out
         while not run.done:
-            channel, msg = self._next(("iopub", "shell", "stdin"), deadline, "execute to finish")
-            if channel == "stdin":
-                if msg.msg_type == "input_request":
-                    self._send("stdin", self._input_reply(msg, on_input))
-                continue
-            if not run.owns(msg):
-                self._keep(channel, msg)
-                continue
-            if (out := run.feed(channel, msg)) is not None:
-                yield out
+            channel, msg = self._next(_EXECUTE_CHANNELS, deadline, "execute to finish")
+            output, answer = self._route(run, channel, msg, on_input)
+            if answer is not None:
+                self._send("stdin", answer)
+            if output is not None:
+                yield output
         assert run.reply is not None
         yield run.reply
 
@@ -433,27 +449,19 @@ class AsyncKernelClient(_Base):
         timeout: float | None = None,
         **options: Any,
     ) -> AsyncIterator[Message]:
-        allow = on_input is not None if allow_stdin is None else allow_stdin
-        request = await self._send(
-            "shell", self._message("execute_request", execute_content(code, allow_stdin=allow, **options))
+        run = Execution(
+            await self._send("shell", self._execute_request(code, on_input, allow_stdin, options))
         )
-        run = Execution(request)
+        for output in self._earlier_outputs(run):
+            yield output
         deadline = _deadline(timeout)
-        for channel in ("iopub", "shell"):
-            while (early := self._take(channel, request.msg_id)) is not None:
-                if (out := run.feed(channel, early)) is not None:
-                    yield out
         while not run.done:
-            channel, msg = await self._next(("iopub", "shell", "stdin"), deadline, "execute to finish")
-            if channel == "stdin":
-                if msg.msg_type == "input_request":
-                    await self._send("stdin", self._input_reply(msg, on_input))
-                continue
-            if not run.owns(msg):
-                self._keep(channel, msg)
-                continue
-            if (out := run.feed(channel, msg)) is not None:
-                yield out
+            channel, msg = await self._next(_EXECUTE_CHANNELS, deadline, "execute to finish")
+            output, answer = self._route(run, channel, msg, on_input)
+            if answer is not None:
+                await self._send("stdin", answer)
+            if output is not None:
+                yield output
         assert run.reply is not None
         yield run.reply
 
