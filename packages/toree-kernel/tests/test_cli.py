@@ -531,7 +531,7 @@ def test_real_java_check_passes_on_this_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """No fake JAVA_HOME: the machine's own Java (17 here) must satisfy the installed pyspark."""
-    from toree_kernel import java as jv
+    from toree_interpreters import java as jv
 
     monkeypatch.delenv("JAVA_HOME")
     if REAL_JAVA_HOME:

@@ -19,6 +19,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import java
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -180,14 +182,11 @@ def _end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 def _require_java() -> None:
-    java_home = os.environ.get("JAVA_HOME")
-    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
-    if not java or not os.path.exists(java):
-        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no `java` on PATH"
-        raise SparkUnavailable(
-            f"Spark needs Java 17 or newer, but {where}. Install it (e.g. `apt-get install "
-            "openjdk-17-jre-headless`) or set JAVA_HOME, then restart the kernel."
-        )
+    """Fail with what to install, rather than with pyspark's "Java gateway process exited"."""
+    try:
+        java.check_java(java.required_java(os.environ.get("SPARK_HOME")))
+    except java.JavaError as exc:
+        raise SparkUnavailable(f"{exc} Then restart the kernel.") from None
 
 
 def _explain_start_failure(exc: BaseException) -> BaseException:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from toree_interpreters import java as javacheck
+
 from . import __version__
-from . import java as javacheck
 from . import kernelspecs as ks
 
 EXAMPLES = """\

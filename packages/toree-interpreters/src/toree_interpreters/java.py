@@ -1,4 +1,5 @@
-"""Is there a Java that this Spark can run on? Asked at install time so users learn it before a cell fails.
+"""Is there a Java that this Spark can run on? Asked by the installer (so users learn it before a cell
+fails) and by the session manager before it launches the JVM (so a cell says what to install).
 
 Java is looked up the way Spark's launcher (``bin/spark-class``) does: ``$JAVA_HOME/bin/java`` when
 ``JAVA_HOME`` is set (even if that is broken: Spark will not fall back), otherwise ``java`` on PATH.
