@@ -10,6 +10,7 @@ import pytest
 from interp_support import SPARK_ARGS, CollectingSink
 
 from toree_interpreters import PySparkInterpreter, SparkSessionManager, SparkUnavailable
+from toree_interpreters.java import required_java
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(180)]
 
@@ -78,5 +79,5 @@ def test_bad_init_mode_is_rejected() -> None:
 def test_missing_java_is_explained(monkeypatch) -> None:
     monkeypatch.setenv("JAVA_HOME", "/nonexistent/jdk")
     manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
-    with pytest.raises(SparkUnavailable, match="Java 17"):
+    with pytest.raises(SparkUnavailable, match=f"Java {required_java()} or newer"):
         manager.get(timeout=30)
