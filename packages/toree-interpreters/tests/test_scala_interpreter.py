@@ -41,19 +41,44 @@ def value(scala: ScalaInterpreter, code: str) -> str:
 
 def test_results_render_toree_style(scala) -> None:
     assert value(scala, "1 + 1") == "2"
-    assert scala.execute('val greeting = "hi"', CollectingSink()).result is None  # definitions show nothing
-    scala.show_types = True
+    sink = CollectingSink()
+    assert scala.execute('val greeting = "hi"', sink).result is None  # a definition has no value ...
+    assert sink.events == [("display", {"text/plain": "greeting = hi"})]  # ... Toree echoes it
+    options = scala.options
+    options.show_types = True
     try:
         assert value(scala, "greeting * 2") == "String = hihi"
+        sink = CollectingSink()
+        scala.execute("val n = 3\ncase class Point(x: Int)", sink)
+        assert sink.events == [("display", {"text/plain": "n: Int = 3\ndefined class Point"})]
     finally:
-        scala.show_types = False
+        options.show_types = False
+    options.show_output = False
+    try:
+        sink = CollectingSink()
+        scala.execute("val quiet = 1", sink)
+        assert sink.events == []
+    finally:
+        options.show_output = True
     long = '(1 to 400).mkString(",")'
     assert len(value(scala, long)) < 1000  # the REPL shortens long values ...
-    scala.truncation = False
+    options.truncation = False
     try:
         assert value(scala, long) == ",".join(str(i) for i in range(1, 401))  # ... unless truncation is off
     finally:
-        scala.truncation = True
+        options.truncation = True
+
+
+def test_values_for_magics(scala) -> None:
+    scala.execute("val answer = 42", CollectingSink())
+    assert scala.value("answer") == 42
+    assert scala.value("answer + 1") == 43
+    assert scala.value("spark.range(3)").count() == 3  # a py4j Dataset
+    assert scala.evaluate("List(1, 2).sum") == {"text/plain": "3"}  # user_expressions
+    with pytest.raises(KeyError):
+        scala.value("noSuchName")
+    with pytest.raises(ValueError, match="not found"):
+        scala.value("noSuchName + 1")
 
 
 def test_completion_and_inspect(scala) -> None:
@@ -165,7 +190,7 @@ def test_scala_udf_used_from_sql(scala, spark_manager) -> None:
     assert spark_manager.get().sql("SELECT plus_one(41) AS v").first().v == 42
 
 
-def test_add_jar_makes_a_class_usable(scala, tmp_path) -> None:
+def test_add_jar_makes_a_class_usable(scala, spark_manager, tmp_path) -> None:
     import shutil
     import subprocess
 
@@ -181,7 +206,9 @@ def test_add_jar_makes_a_class_usable(scala, tmp_path) -> None:
     jar = tmp_path / "greeter.jar"
     subprocess.run(["jar", "cf", str(jar), "-C", str(classes), "."], check=True)
     assert scala.execute('demo.Greeter.hello("x")', CollectingSink()).error.ename == "CompileError"
-    scala.add_jar(str(jar))
+    spark_manager.add_jar(jar.as_uri())
+    scala.add_jar(jar.as_uri())
+    assert spark_manager.get()._jvm.demo.Greeter.hello("py4j") == "hello py4j"  # Python reaches it too
     assert value(scala, 'demo.Greeter.hello("toree")') == "hello toree"
     assert value(scala, 'sc.parallelize(Seq("a", "b")).map(demo.Greeter.hello).collect().mkString(",")') == (
         "hello a,hello b"

@@ -14,6 +14,7 @@ from .contract import (
     IsComplete,
     LanguageInfo,
     MimeBundle,
+    OutputOptions,
     OutputSink,
     StdinNotAllowed,
 )
@@ -21,6 +22,7 @@ from .pyspark_interpreter import PySparkInterpreter
 from .scala_interpreter import ScalaInterpreter
 from .shared_data import SharedData
 from .spark_session import SparkSessionManager, SparkUnavailable
+from .sql_interpreter import SQLInterpreter
 
 __all__ = [
     "Completion",
@@ -30,8 +32,10 @@ __all__ = [
     "IsComplete",
     "LanguageInfo",
     "MimeBundle",
+    "OutputOptions",
     "OutputSink",
     "PySparkInterpreter",
+    "SQLInterpreter",
     "ScalaInterpreter",
     "SharedData",
     "SparkSessionManager",

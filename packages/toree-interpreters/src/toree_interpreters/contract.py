@@ -79,6 +79,18 @@ class IsComplete:
     indent: str = ""
 
 
+@attrs.define
+class OutputOptions:
+    """Toree's kernel-wide output switches (``%ShowTypes``, ``%Truncation``, ``%ShowOutput``).
+
+    One instance is shared by a kernel's interpreters, so a magic in any language changes them all.
+    """
+
+    show_types: bool = False  # Scala: ``Int = 2`` instead of ``2``, ``x: Int = 2`` for definitions
+    truncation: bool = True  # Scala: the REPL's shortened rendering; off = the value's full toString
+    show_output: bool = True  # Scala: echo definitions (``x = 2``, ``defined class Foo``) and warnings
+
+
 @attrs.frozen
 class LanguageInfo:
     """``language_info`` of ``kernel_info_reply``."""
@@ -111,6 +123,16 @@ class Interpreter(ABC):
     def evaluate(self, expression: str) -> MimeBundle:
         """Value of one expression as a MIME bundle (``user_expressions``); raises on error."""
         raise NotImplementedError(f"{self.name} cannot evaluate user expressions")
+
+    def value(self, expression: str) -> Any:
+        """The object an expression evaluates to, for magics (``%%DataFrame``, ``${name}`` in SQL).
+        JVM values come back as py4j objects. Raises KeyError for an unknown name, ValueError when
+        the expression does not evaluate."""
+        raise NotImplementedError(f"{self.name} cannot hand values to magics")
+
+    def add_jar(self, url: str) -> None:  # noqa: B027 - optional hook
+        """Make a jar's classes usable in this language (``%AddJar``, ``%AddDeps``). The session
+        manager has already put it on the driver and executors; JVM languages add it to their compiler."""
 
     def complete(self, code: str, cursor_pos: int) -> Completion:
         return Completion([], cursor_pos, cursor_pos)

@@ -142,8 +142,19 @@ class PySparkInterpreter(Interpreter):
         return ExecuteOutcome(result=data, result_metadata=metadata)
 
     def evaluate(self, expression: str) -> MimeBundle:
-        value = eval(compile(expression, "<user_expression>", "eval"), self.namespace)
-        return mime_bundle(value)[0]
+        return mime_bundle(self.value(expression))[0]
+
+    def value(self, expression: str) -> Any:
+        try:
+            code = compile(expression.strip(), "<expression>", "eval")
+        except SyntaxError as exc:
+            raise ValueError(f"not a Python expression: {expression.strip()!r} ({exc.msg})") from None
+        if any(name in SPARK_NAMES for name in code.co_names):
+            self._bind_spark()
+        try:
+            return eval(code, self.namespace)
+        except NameError as exc:
+            raise KeyError(exc.name or expression.strip()) from None
 
     def _bind_spark(self) -> None:
         session = self.spark.get()

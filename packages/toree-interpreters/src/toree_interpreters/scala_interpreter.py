@@ -27,6 +27,7 @@ from .contract import (
     IsComplete,
     LanguageInfo,
     MimeBundle,
+    OutputOptions,
     OutputSink,
 )
 from .shared_data import SharedData
@@ -96,7 +97,13 @@ class ScalaInterpreter(Interpreter):
         codemirror_mode="text/x-scala",
     )
 
-    def __init__(self, spark: SparkSessionManager, *, shared_data: SharedData | None = None) -> None:
+    def __init__(
+        self,
+        spark: SparkSessionManager,
+        *,
+        shared_data: SharedData | None = None,
+        options: OutputOptions | None = None,
+    ) -> None:
         self.spark = spark
         self.shared_data = shared_data if shared_data is not None else SharedData()
         self._repl: Any = None
@@ -111,10 +118,9 @@ class ScalaInterpreter(Interpreter):
         self._job_group: str | None = None
         self._cell = 0
         self._interrupted = False
-        # Toree's %ShowTypes / %Truncation switches: "2" by default, "Int = 2" with types shown, and with
-        # truncation off the value's full toString instead of the REPL's shortened rendering.
-        self.show_types = False
-        self.truncation = True
+        self._values = 0
+        self._pending_jars: list[str] = []  # added before the REPL existed
+        self.options = options if options is not None else OutputOptions()
 
     def _start_repl(self) -> None:
         """Create the REPL on first use (it needs the JVM, hence the session)."""
@@ -146,6 +152,9 @@ class ScalaInterpreter(Interpreter):
         self._thread = term("toreeReplThread")
         self.shared_data.attach(kernel.data())
         self._repl = repl
+        for url in self._pending_jars:
+            self._add_to_classpath(url)
+        self._pending_jars.clear()
 
     def _take_report(self) -> str:
         text = str(self._report.toString())
@@ -153,6 +162,8 @@ class ScalaInterpreter(Interpreter):
         return text
 
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
+        if not code.strip():
+            return ExecuteOutcome()
         with self._lock:
             try:
                 self._start_repl()
@@ -173,21 +184,22 @@ class ScalaInterpreter(Interpreter):
                 drainer.join()
                 self._drain(sink)
                 self._job_group = None
-            return self._outcome(status, self._take_report())
+            return self._outcome(status, self._take_report(), sink)
 
-    def _outcome(self, status: str, report: str) -> ExecuteOutcome:
+    def _outcome(self, status: str, report: str, sink: OutputSink) -> ExecuteOutcome:
         if self._interrupted:
             return ExecuteOutcome.failed("KeyboardInterrupt", "the cell's Spark jobs were cancelled")
         if status == "Success":
+            echo = self._echo(report)
+            if echo and self.options.show_output:
+                sink.display({"text/plain": echo})
             text = self._render(report)
             return ExecuteOutcome(result={"text/plain": text} if text is not None else None)
         if status == "Incomplete":
             return ExecuteOutcome.failed(
                 "Incomplete", "the cell is incomplete (an open brace or expression?)"
             )
-        first = next(
-            (line.strip() for line in report.splitlines() if line.strip() and line.strip() != "^"), ""
-        )
+        first = _first_line(report)
         ename = "CompileError" if "error:" in report else "ScalaException"
         return ExecuteOutcome.failed(ename, first.removeprefix("error: "), report.rstrip("\n").splitlines())
 
@@ -198,9 +210,52 @@ class ScalaInterpreter(Interpreter):
             return None
         match = matches[-1]  # a cell's value is its last expression
         name, type_, value = match.group(1), match.group(2), match.group(3).rstrip("\n")
-        if not self.truncation:
-            value = str(self._repl.valueOfTerm(name).get())
-        return f"{type_} = {value}" if self.show_types else value
+        if not self.options.truncation:
+            value = self._full_value(name)
+        return f"{type_} = {value}" if self.options.show_types else value
+
+    def _full_value(self, name: str) -> str:
+        return str(self._repl.valueOfTerm(name).get())
+
+    def _echo(self, report: str) -> str:
+        """What Toree echoes for a cell besides its value: ``x = 2`` per definition (``x: Int = 2``
+        with types shown), ``defined class Foo``, signatures of defs, and the compiler's warnings."""
+        lines = []
+        for entry in _ENTRY.findall(report):
+            entry = entry.rstrip("\n")
+            if _RESULT.match(entry) or entry.startswith("import "):
+                continue
+            if named := _NAMED.match(entry):
+                name, type_, value = named.groups()
+                if not self.options.truncation:
+                    value = self._full_value(name)
+                lines.append(f"{name}: {type_} = {value}" if self.options.show_types else f"{name} = {value}")
+            elif defined := _DEFINED.match(entry):
+                lines.append(f"defined {defined.group(1).replace('module', 'object')} {defined.group(2)}")
+            else:
+                lines.append(entry)
+        return "\n".join(lines)
+
+    def evaluate(self, expression: str) -> MimeBundle:
+        """``user_expressions``: the value's toString."""
+        return {"text/plain": str(self.value(expression))}
+
+    def value(self, expression: str) -> Any:
+        """A Scala value as a py4j object (or a Python primitive, as py4j converts those)."""
+        with self._lock:
+            self._start_repl()
+            name = expression.strip()
+            if not name.isidentifier():
+                self._values += 1
+                name = f"toreeValue{self._values}"
+                status = str(self._repl.interpret(f"val {name} = ({expression})"))
+                report = self._take_report()
+                if status != "Success":
+                    raise ValueError(_first_line(report) or f"{expression!r} does not evaluate in Scala")
+            found = self._repl.valueOfTerm(name)
+            if not found.isDefined():
+                raise KeyError(name)
+            return found.get()
 
     def complete(self, code: str, cursor_pos: int) -> Completion:
         """The presentation compiler's candidates (Scala 2.13); nothing while a cell runs or Spark is down."""
@@ -276,17 +331,20 @@ class ScalaInterpreter(Interpreter):
                 return
 
     def add_jar(self, url: str) -> None:
-        """Make a jar's classes usable in the next Scala cells and on the executors (the %AddJar hook)."""
+        """Put a jar on the REPL's compile and run-time classpath (the ``%AddJar`` hook); the session
+        manager's ``add_jar`` ships it to the executors. Before the REPL exists, it is remembered."""
         with self._lock:
-            self._start_repl()
-            context = self.spark.get().sparkContext
-            jvm = context._jvm
-            java_url = jvm.java.net.URL(url if "://" in url else jvm.java.io.File(url).toURI().toString())
-            urls = jvm.java.util.ArrayList()
-            urls.add(java_url)
-            # URL* is a Seq: an immutable List suits both Scala 2.12 and 2.13.
-            self._repl.addUrlsToClassPath(jvm.scala.collection.JavaConverters.asScalaBuffer(urls).toList())
-            context._jsc.sc().addJar(java_url.toString())  # executors fetch it (pyspark has no addJar)
+            if self._repl is None:
+                self._pending_jars.append(url)
+            else:
+                self._add_to_classpath(url)
+
+    def _add_to_classpath(self, url: str) -> None:
+        jvm = self.spark.get().sparkContext._jvm
+        urls = jvm.java.util.ArrayList()
+        urls.add(jvm.java.net.URL(url))
+        # URL* is a Seq: an immutable List suits both Scala 2.12 and 2.13.
+        self._repl.addUrlsToClassPath(jvm.scala.collection.JavaConverters.asScalaBuffer(urls).toList())
 
     def interrupt(self) -> None:
         """Stop the running cell: cancel its Spark jobs, interrupt the REPL's JVM thread (sleeps, waits)
@@ -323,6 +381,18 @@ class ScalaInterpreter(Interpreter):
 
 # ``res3: Int = 2`` (Scala 2.12) or ``val res3: Int = 2`` (2.13); the value may span lines.
 _RESULT = re.compile(r"^(?:val )?(res\d+): (.+?) = (.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
+
+
+# One report entry: a line starting in column 0 plus its indented continuation lines.
+_ENTRY = re.compile(r"^\S.*(?:\n(?!\S).*)*", re.MULTILINE)
+# ``x: Int = 2`` (2.12) or ``val x: Int = 2`` / ``var x: Int = 2`` (2.13).
+_NAMED = re.compile(r"^(?:va[lr] )?(\w+): (.+?) = (.*)", re.DOTALL)
+# ``defined class Foo`` (2.12) or ``class Foo`` (2.13).
+_DEFINED = re.compile(r"^(?:defined )?(class|case class|object|trait|module|type) (\S+)")
+
+
+def _first_line(report: str) -> str:
+    return next((line.strip() for line in report.splitlines() if line.strip() and line.strip() != "^"), "")
 
 
 def _shipped_scala_version() -> str:

@@ -138,6 +138,23 @@ class SparkSessionManager:
             arg.startswith(("--name=", "spark.app.name=")) for arg in self.spark_args
         )
 
+    # Jars -----------------------------------------------------------------------------------------
+    def add_jar(self, url: str) -> None:
+        """Put a jar on the driver's classpath and ship it to the executors (``%AddJar``).
+
+        The driver side is the context class loader of py4j's threads: Spark's MutableURLClassLoader,
+        so after this ``spark._jvm.some.Class`` resolves. Language compilers (Scala) add it themselves.
+        """
+        session = self.get()
+        jvm = session.sparkContext._jvm
+        java_url = jvm.java.net.URL(url)
+        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        try:
+            loader.addURL(java_url)
+        except Exception as exc:  # not a MutableURLClassLoader: py4j will not see the classes
+            log.warning("could not add %s to the driver class loader: %s", url, exc)
+        session.sparkContext._jsc.sc().addJar(url)
+
     # Stopping -------------------------------------------------------------------------------------
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the session and make sure the JVM process is gone. Idempotent."""

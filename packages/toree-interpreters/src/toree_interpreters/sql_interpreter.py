@@ -1,0 +1,292 @@
+"""The SQL interpreter: Spark SQL cells on the kernel's SparkSession, as Toree's SQL kernel and ``%%sql``.
+
+A cell may hold several statements separated by ``;`` (split with sqlparse, so a ``;`` inside a string,
+a backquoted name or a comment stays where it is). ``${name}`` is replaced Toree-style from
+``kernel.data`` first, then from the ``variables`` lookup; names with ``:`` or ``.`` (``${env:HOME}``,
+``${spark.sql.x}``) are left to Spark's own substitution. Each cell's jobs run in a job group of their
+own, which ``interrupt`` cancels.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import sqlparse
+
+from .contract import (
+    Completion,
+    ExecuteOutcome,
+    Interpreter,
+    IsComplete,
+    LanguageInfo,
+    MimeBundle,
+    OutputSink,
+)
+from .pyspark_interpreter import _cancel_active_jobs
+from .spark_session import SparkSessionManager, SparkUnavailable
+from .tables import dataframe_bundle
+
+log = logging.getLogger(__name__)
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WORD_BEFORE = re.compile(r"[\w.`]*$")
+_WORD_AFTER = re.compile(r"^[\w`]*")
+_MAX_EVALUE_LINES = 12
+_KEYWORDS = """
+SELECT FROM WHERE GROUP BY ORDER HAVING LIMIT OFFSET AS AND OR NOT IN IS NULL LIKE RLIKE ILIKE
+BETWEEN EXISTS CASE WHEN THEN ELSE END DISTINCT ALL UNION INTERSECT EXCEPT JOIN INNER LEFT RIGHT
+FULL OUTER CROSS SEMI ANTI ON USING WITH VALUES INSERT INTO OVERWRITE UPDATE DELETE MERGE MATCHED
+SET CREATE REPLACE TEMPORARY TEMP VIEW TABLE DATABASE SCHEMA FUNCTION DROP ALTER RENAME TO ADD
+COLUMN COLUMNS PARTITION PARTITIONED CLUSTER DISTRIBUTE SORT ASC DESC NULLS FIRST LAST IF SHOW
+TABLES DATABASES FUNCTIONS DESCRIBE EXPLAIN EXTENDED FORMATTED CACHE UNCACHE LAZY REFRESH ANALYZE
+COMPUTE STATISTICS TRUE FALSE CAST OVER WINDOW ROWS RANGE UNBOUNDED PRECEDING FOLLOWING CURRENT ROW
+LATERAL EXPLODE PIVOT UNPIVOT TABLESAMPLE OPTIONS LOCATION COMMENT TBLPROPERTIES USE
+"""
+KEYWORDS = tuple(_KEYWORDS.split())  # offered by complete(); Spark has many more, these are the common ones
+
+
+class SQLInterpreter(Interpreter):
+    name = "SQL"
+    language_info = LanguageInfo(
+        name="sql",
+        version="",
+        mimetype="text/x-sql",
+        file_extension=".sql",
+        pygments_lexer="sql",
+        codemirror_mode="text/x-sql",
+    )
+
+    def __init__(
+        self,
+        spark: SparkSessionManager,
+        *,
+        shared_data: Mapping[str, Any] | None = None,
+        variables: Callable[[str], Any] | None = None,
+        limit: int = 20,
+    ) -> None:
+        self.spark = spark
+        self.shared_data: Mapping[str, Any] = shared_data if shared_data is not None else {}
+        self.variables = variables
+        self.limit = limit
+        self._cell = 0
+        self._running = False
+        self._job_group: str | None = None  # set while a cell's statements run
+        self._interrupted = False
+        # The SQL dialect is Spark's: its version, known without starting the JVM (kernel_info is answered at once).
+        self.language_info = attrs.evolve(self.language_info, version=importlib.metadata.version("pyspark"))
+
+    # Execution ------------------------------------------------------------------------------------
+    def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
+        return self.run(code, sink, limit=self.limit)
+
+    def run(
+        self,
+        code: str,
+        sink: OutputSink,
+        *,
+        limit: int,
+        variables: Callable[[str], Any] | None = None,
+    ) -> ExecuteOutcome:
+        """Run every statement; earlier query results are displayed, the last one is the cell's result.
+        ``variables`` replaces the interpreter's own lookup for this call (``%%sql`` in another language)."""
+        statements = split_statements(code)
+        try:
+            statements = [self.substitute(s, variables) for s in statements]
+        except KeyError as exc:
+            return ExecuteOutcome.failed("KeyError", str(exc.args[0]))
+        if not statements:
+            return ExecuteOutcome()
+        self._cell += 1
+        self._interrupted = False
+        self._running = True
+        try:
+            return self._run(statements, sink, limit)
+        finally:
+            self._running = False
+
+    def _run(self, statements: list[str], sink: OutputSink, limit: int) -> ExecuteOutcome:
+        try:
+            session = self.spark.get()
+        except SparkUnavailable as exc:
+            return ExecuteOutcome.failed("SparkUnavailable", str(exc))
+        group = f"toree-sql-cell-{self._cell}-{uuid.uuid4().hex[:8]}"
+        context = session.sparkContext
+        context.setJobGroup(group, f"Toree SQL cell {self._cell}", interruptOnCancel=True)
+        self._job_group = group
+        result: MimeBundle | None = None
+        try:
+            for index, statement in enumerate(statements, 1):
+                if self._interrupted:
+                    break
+                result = None
+                try:
+                    df = session.sql(statement)
+                    if df.columns:  # commands (CREATE, INSERT, ...) have no columns: nothing to show
+                        result = dataframe_bundle(df, limit)
+                except Exception as exc:
+                    if self._interrupted:
+                        break
+                    return _failed(exc, index, len(statements))
+                if result is not None and index < len(statements):
+                    sink.display(result)
+                    result = None
+        finally:
+            self._job_group = None
+            try:
+                context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+            except Exception:
+                log.debug("could not clear the job group", exc_info=True)
+        if self._interrupted:
+            return ExecuteOutcome.failed("KeyboardInterrupt", "the cell's Spark jobs were cancelled")
+        return ExecuteOutcome(result=result)
+
+    def evaluate(self, expression: str) -> MimeBundle:
+        return dataframe_bundle(self.spark.get().sql(self.substitute(expression)), self.limit)
+
+    def substitute(self, statement: str, variables: Callable[[str], Any] | None = None) -> str:
+        """Replace ``${name}`` by its value; KeyError("unknown variable ${name}") when nothing has it."""
+        lookup = variables or self.variables
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in self.shared_data:
+                return _sql_text(self.shared_data[name])
+            if lookup is not None:
+                try:
+                    return _sql_text(lookup(name))
+                except KeyError:
+                    pass
+            where = "kernel.data" + (" nor a variable" if lookup is not None else "")
+            raise KeyError(f"unknown variable ${{{name}}} (not in {where})")
+
+        return _VARIABLE.sub(value, statement)
+
+    def interrupt(self) -> None:
+        """Cancel the cell's Spark jobs, also those it starts after this (statements still to run are
+        skipped); harmless when idle."""
+        if not self._running:
+            return
+        self._interrupted = True
+        group, session = self._job_group, self.spark.session_if_ready
+        if group is not None and session is not None:
+            threading.Thread(target=self._cancel_until_done, args=(session, group), daemon=True).start()
+
+    def _cancel_until_done(self, session: Any, group: str) -> None:
+        try:
+            session.sparkContext.cancelJobGroup(group)
+            while self._job_group == group:
+                _cancel_active_jobs(session, group)
+                time.sleep(0.05)
+        except Exception:
+            log.warning("cancelling the SQL cell's jobs failed", exc_info=True)
+
+    # Introspection --------------------------------------------------------------------------------
+    def is_complete(self, code: str) -> IsComplete:
+        """Cells need no trailing ``;``: only an open quote, comment or parenthesis makes one incomplete."""
+        depth, quote, i = 0, "", 0
+        while i < len(code):
+            c, pair = code[i], code[i : i + 2]
+            if quote:
+                if c == "\\" and quote != "`":
+                    i += 1
+                elif c == quote:
+                    quote = ""
+            elif pair == "--":
+                end = code.find("\n", i)
+                i = len(code) if end < 0 else end
+            elif pair == "/*":
+                end = code.find("*/", i + 2)
+                if end < 0:
+                    return IsComplete("incomplete")
+                i = end + 1
+            elif c in "'\"`":
+                quote = c
+            elif c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth < 0:
+                    return IsComplete("invalid")
+            i += 1
+        return IsComplete("incomplete", "  " if depth else "") if quote or depth else IsComplete("complete")
+
+    def complete(self, code: str, cursor_pos: int) -> Completion:
+        """SQL keywords, and table names once the session is up, that start with the word at the cursor."""
+        word = _WORD_BEFORE.search(code[:cursor_pos])
+        text = word.group(0) if word else ""
+        prefix = text.split(".")[-1].lstrip("`")
+        if not prefix:
+            return Completion([], cursor_pos, cursor_pos)
+        database = text.rsplit(".", 1)[0].strip("`") if "." in text else None
+        candidates = [] if database else [k if prefix[0].isupper() else k.lower() for k in KEYWORDS]
+        session = self.spark.session_if_ready
+        if session is not None:
+            try:
+                candidates += [t.name for t in session.catalog.listTables(database)]
+            except Exception:
+                log.debug("listing tables for completion failed", exc_info=True)
+        folded = prefix.lower()
+        matches = sorted({c for c in candidates if c.lower().startswith(folded)})
+        return Completion(matches, cursor_pos - len(prefix), cursor_pos)
+
+    def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
+        """A table's schema, or a function's usage, for the name at the cursor (when the session is up)."""
+        before, after = _WORD_BEFORE.search(code[:cursor_pos]), _WORD_AFTER.search(code[cursor_pos:])
+        name = (before.group(0) if before else "") + (after.group(0) if after else "")
+        session = self.spark.session_if_ready
+        if not name.strip(".`") or session is None:
+            return None
+        try:
+            return {"text/plain": f"{name}: {session.table(name).schema.simpleString()}"}
+        except Exception:
+            pass
+        try:
+            if session.catalog.functionExists(name):
+                rows = session.sql(f"DESCRIBE FUNCTION {name}").collect()
+                return {"text/plain": "\n".join(str(row[0]) for row in rows)}
+        except Exception:
+            log.debug("inspect found no table or function %r", name, exc_info=True)
+        return None
+
+
+def split_statements(code: str) -> list[str]:
+    """The cell's statements without their ``;``, skipping empty and comment-only ones."""
+    statements = []
+    for statement in sqlparse.split(code):
+        if sqlparse.format(statement, strip_comments=True).strip().strip(";").strip():
+            statements.append(statement.strip().removesuffix(";").rstrip())
+    return statements
+
+
+def _sql_text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _failed(exc: BaseException, index: int, count: int) -> ExecuteOutcome:
+    """Spark's message without the JVM stack trace, and which statement failed when there are several."""
+    text = str(exc).strip()
+    if text.startswith("An error occurred while calling"):  # py4j's wrapper: the JVM's message follows
+        text = text.partition("\n")[2].removeprefix(": ")
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("\tat ") or line.strip() == "JVM stacktrace:":
+            break
+        lines.append(line)
+    if len(lines) > _MAX_EVALUE_LINES:
+        lines[_MAX_EVALUE_LINES:] = [f"... ({len(lines) - _MAX_EVALUE_LINES} more lines)"]
+    evalue = "\n".join(lines)
+    ename = type(exc).__name__
+    where = [f"(in statement {index} of {count})"] if count > 1 else []
+    return ExecuteOutcome.failed(ename, evalue, [f"{ename}: {evalue}", *where])
