@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))  # kernel_support, for the tests (importlib import mode)
+
 # Small, quiet Spark for tests: 2 cores on CI, no UI port to collide on.
 TEST_SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Install apache_toree_pyspark and apache_toree_scala into a private prefix and point Jupyter at it for this test session."""
+    """Install the PySpark, Scala and SQL kernelspecs into a private prefix and point Jupyter at it for this test session."""
     prefix = tmp_path_factory.mktemp("jupyter-prefix")
     subprocess.run(
         [
@@ -26,7 +28,7 @@ def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
             "toree_kernel.cli",
             "install",
             f"--prefix={prefix}",
-            "--interpreters=PySpark,Scala",
+            "--interpreters=PySpark,Scala,SQL",
             f"--spark_opts={TEST_SPARK_OPTS}",
         ],
         check=True,

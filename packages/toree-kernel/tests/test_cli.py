@@ -131,8 +131,8 @@ def test_names_follow_toree(kernel_name: str, interpreter: str, directory: str, 
     assert ks.display_name(kernel_name, interpreter) == display
 
 
-def test_registry_ships_pyspark_and_scala() -> None:
-    assert ks.available() == ["PySpark", "Scala"]
+def test_registry_ships_pyspark_scala_and_sql() -> None:
+    assert ks.available() == ["PySpark", "Scala", "SQL"]
     scala = ks.get_interpreter("scala")
     assert (scala.language, scala.file_extension, scala.codemirror_mode) == (
         "scala",
@@ -273,22 +273,35 @@ def test_location_flags_are_exclusive(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "share").exists()
 
 
-@pytest.mark.parametrize("asked", ["SQL", "sql,PySpark"])
-def test_interpreters_of_later_versions_are_refused_clearly(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], asked: str
-) -> None:
-    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", f"--interpreters={asked}")
+def test_sql_spec_is_toree_shaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=sql")
+    assert code == 0, err
+    spec = read_spec(tmp_path, "apache_toree_sql")
+    assert spec["display_name"] == "Apache Toree - SQL"
+    assert spec["language"] == "sql"
+    assert spec["env"]["DEFAULT_INTERPRETER"] == "SQL"
+    assert spec["metadata"]["toree"]["interpreter"] == "SQL"
+    assert ks.get_interpreter("SQL").language_info() == {
+        "name": "sql",
+        "mimetype": "text/x-sql",
+        "file_extension": ".sql",
+        "codemirror_mode": "text/x-sql",
+        "pygments_lexer": "sql",
+    }
+
+
+def test_invalid_interpreter_list_installs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=sql,PySpark,SparkR")
     assert code == 2
     assert "Traceback" not in err
-    assert "not available in this version" in err
-    assert "SQL come later" in err and "available: PySpark, Scala" in err
-    assert not (tmp_path / "share").exists()  # nothing half-installed, not even the valid PySpark
+    assert "unknown interpreter 'SparkR'" in err
+    assert not (tmp_path / "share").exists()  # nothing half-installed, not even the valid SQL and PySpark
 
 
 def test_unknown_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=SparkR")
     assert code == 2
-    assert err.strip() == "toree: error: unknown interpreter 'SparkR'; available: PySpark, Scala"
+    assert err.strip() == "toree: error: unknown interpreter 'SparkR'; available: PySpark, Scala, SQL"
 
 
 def test_bad_kernel_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -492,14 +505,14 @@ def test_jupyter_toree_install_and_kernelspec_list(tmp_path: Path, jupyter_dirs:
 @pytest.mark.skipif(not (BIN / "jupyter").exists(), reason="no jupyter command in this environment")
 def test_jupyter_toree_errors_have_no_traceback(tmp_path: Path, jupyter_dirs: dict[str, Path]) -> None:
     done = subprocess.run(
-        [str(BIN / "jupyter"), "toree", "install", f"--prefix={tmp_path}", "--interpreters=SQL"],
+        [str(BIN / "jupyter"), "toree", "install", f"--prefix={tmp_path}", "--interpreters=SparkR"],
         env=_command_env(jupyter_dirs),
         capture_output=True,
         text=True,
         timeout=90,
     )
     assert done.returncode == 2
-    assert done.stderr.startswith("jupyter toree: error: interpreter 'SQL' is not available in this version")
+    assert done.stderr.startswith("jupyter toree: error: unknown interpreter 'SparkR'")
     assert "Traceback" not in done.stderr
 
 

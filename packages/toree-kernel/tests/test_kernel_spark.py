@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import psutil
 import pytest
-from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
+from kernel_support import Kernel, is_jvm
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 
@@ -21,50 +19,6 @@ LONG_SPARK_JOB = (
     "slow = F.udf(lambda x: __import__('time').sleep(0.5) or x, 'long')\n"
     "spark.range(0, 240, 1, 2).select(slow('id').alias('x')).agg(F.sum('x')).collect()"
 )  # 2 tasks x 120 x 0.5 s = ~60 s
-
-
-class Kernel:
-    """A started kernel plus helpers that collect one request's IOPub output."""
-
-    def __init__(self, **env: str) -> None:
-        self.km = KernelManager(kernel_name=KERNEL)
-        self.km.start_kernel(env={**os.environ, **env})
-        self.kc: BlockingKernelClient = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=60)
-
-    def run(self, code: str, timeout: float = 120, **kw: Any) -> tuple[dict, list[dict]]:
-        outputs: list[dict] = []
-        reply = self.kc.execute_interactive(code, output_hook=outputs.append, timeout=timeout, **kw)
-        return reply["content"], [m for m in outputs if m["msg_type"] != "status"]
-
-    def value(self, code: str) -> str:
-        content, outputs = self.run(code)
-        assert content["status"] == "ok", content
-        results = [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"]
-        assert results, outputs
-        return results[-1]
-
-    def stdout(self, code: str) -> str:
-        content, outputs = self.run(code)
-        assert content["status"] == "ok", content
-        return "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
-
-    def processes(self) -> list[psutil.Process]:
-        kernel = psutil.Process(self.km.provisioner.process.pid)  # type: ignore[union-attr]
-        return [kernel, *kernel.children(recursive=True)]
-
-    def close(self) -> None:
-        self.kc.stop_channels()
-        if self.km.is_alive():
-            self.km.shutdown_kernel(now=True)
-
-
-def is_jvm(proc: psutil.Process) -> bool:
-    try:
-        return "java" in proc.name() + " ".join(proc.cmdline())
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-        return False
 
 
 @pytest.fixture(scope="module")

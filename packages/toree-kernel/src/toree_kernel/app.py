@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
-from toree_interpreters import PySparkInterpreter, ScalaInterpreter, SharedData, SparkSessionManager
+from toree_interpreters import (
+    OutputOptions,
+    PySparkInterpreter,
+    ScalaInterpreter,
+    SharedData,
+    SparkSessionManager,
+    SQLInterpreter,
+)
+from toree_magics import CellRunner, MagicContext, default_registry
 from toree_protocol import read_connection_file
 from toree_protocol.server import KernelServer
 
@@ -42,14 +53,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spark = SparkSessionManager(spark_args=options.spark_args, init_mode=options.init_mode)
     data = SharedData()  # kernel.data, one map for every language
+    output_options = OutputOptions()  # %ShowTypes, %Truncation, %ShowOutput
     interpreters = {
         "PySpark": PySparkInterpreter(spark, shared_data=data),
-        "Scala": ScalaInterpreter(spark, shared_data=data),
+        "Scala": ScalaInterpreter(spark, shared_data=data, options=output_options),
+        "SQL": SQLInterpreter(spark, shared_data=data),
     }
+    work_dir = Path(tempfile.mkdtemp(prefix="toree-kernel-"))  # downloaded jars, the Ivy cache
+    context = MagicContext(
+        interpreters={name.lower(): i for name, i in interpreters.items()},
+        spark=spark,
+        options=output_options,
+        shared_data=data,
+        work_dir=work_dir,
+    )
     try:
         kernel = ToreeKernel(
             interpreters,
             options.default_interpreter,
+            CellRunner(default_registry(), context),
             history=HistoryStore(),
             banner=f"Toree {__version__} (Python) for Spark; interpreters: {', '.join(interpreters)}",
         )
@@ -75,4 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         kernel.close()
         spark.stop()
         server.close()
+        shutil.rmtree(work_dir, ignore_errors=True)
     return 0
+

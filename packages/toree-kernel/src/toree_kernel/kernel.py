@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from toree_interpreters.contract import ExecuteOutcome, Interpreter
+from toree_magics import CellRunner
 
 from . import __version__
 from .history import HistoryStore
@@ -33,6 +34,7 @@ class ToreeKernel:
         self,
         interpreters: dict[str, Interpreter],
         default: str,
+        runner: CellRunner,
         *,
         history: HistoryStore | None = None,
         banner: str = "",
@@ -43,10 +45,11 @@ class ToreeKernel:
                 f"unknown interpreter {default!r}; available: {', '.join(i.name for i in interpreters.values())}"
             )
         self.default = self.interpreters[default.lower()]
+        self.runner = runner  # magics and code, in cell order
         self.history = history
         self.banner = banner
         self.execution_count = 0
-        self._running: Interpreter | None = None  # the interpreter executing a cell, if any
+        self._busy = False  # a cell is running
         self._last_sink: IOPubSink | None = None
         self.shutdown_requested = threading.Event()
 
@@ -56,15 +59,20 @@ class ToreeKernel:
         signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        self.interrupt_running()  # may raise KeyboardInterrupt into the cell (we are on its thread)
+        # We are on the cell's thread: an interpreter may raise KeyboardInterrupt into its code, and a
+        # magic doing its own work (downloading, resolving) gets one raised here.
+        if self.interrupt_running() is None and self._busy:
+            raise KeyboardInterrupt
 
-    def interrupt_running(self) -> None:
-        """Stop the cell that is running, if any (SIGINT, interrupt_request, shutdown, SIGTERM)."""
-        running = self._running
+    def interrupt_running(self) -> Interpreter | None:
+        """Stop the cell that is running, if any (SIGINT, interrupt_request, shutdown, SIGTERM); returns
+        the interpreter told to stop."""
+        running = self.runner.active
         if running is None:
-            log.info("interrupt while idle: nothing to do")
-            return
+            log.info("interrupt with no interpreter running")
+            return None
         running.interrupt()
+        return running
 
     # Requests ---------------------------------------------------------------------------------------
     def kernel_info_request(self, ctx: Any) -> dict[str, Any]:
@@ -121,16 +129,16 @@ class ToreeKernel:
         return {"status": "error", "execution_count": count, **err}
 
     def _run(self, interpreter: Interpreter, code: str, sink: IOPubSink) -> ExecuteOutcome:
-        self._running = interpreter
+        self._busy = True
         try:
-            return interpreter.execute(code, sink)
+            return self.runner.run(code, interpreter, sink)
         except KeyboardInterrupt:  # an interrupt that landed outside the interpreter's own handling
             return ExecuteOutcome.failed("KeyboardInterrupt", "interrupted", ["KeyboardInterrupt"])
         except Exception as exc:  # a bug of ours must not take the kernel down
             log.exception("interpreter %s failed", interpreter.name)
             return ExecuteOutcome.failed(type(exc).__name__, f"internal error in {interpreter.name}: {exc}")
         finally:
-            self._running = None
+            self._busy = False
 
     def _user_expressions(self, interpreter: Interpreter, expressions: dict[str, Any]) -> dict[str, Any]:
         results: dict[str, Any] = {}
@@ -149,7 +157,7 @@ class ToreeKernel:
     def complete_request(self, ctx: Any) -> dict[str, Any]:
         code = str(ctx.request.content.get("code", ""))
         pos = _cursor(ctx.request.content, code)
-        completion = self.default.complete(code, pos)
+        completion = self.runner.complete(code, pos, self.default)
         return {
             "status": "ok",
             "matches": completion.matches,
@@ -161,11 +169,12 @@ class ToreeKernel:
     def inspect_request(self, ctx: Any) -> dict[str, Any]:
         content = ctx.request.content
         code = str(content.get("code", ""))
-        bundle = self.default.inspect(code, _cursor(content, code), int(content.get("detail_level", 0) or 0))
+        detail = int(content.get("detail_level", 0) or 0)
+        bundle = self.runner.inspect(code, _cursor(content, code), detail, self.default)
         return {"status": "ok", "found": bool(bundle), "data": bundle or {}, "metadata": {}}
 
     def is_complete_request(self, ctx: Any) -> dict[str, Any]:
-        verdict = self.default.is_complete(str(ctx.request.content.get("code", "")))
+        verdict = self.runner.is_complete(str(ctx.request.content.get("code", "")), self.default)
         reply: dict[str, Any] = {"status": verdict.status}
         if verdict.status == "incomplete":
             reply["indent"] = verdict.indent

@@ -58,19 +58,17 @@ class InterpreterInfo:
         return info
 
 
-# The interpreters this version can install. Adding one is one line; a later version adds
-#   InterpreterInfo("SQL", "sql", ".sql", "text/x-sql", "text/x-sql", "sql"),
+# The interpreters this version can install. Adding one is one line.
 _SHIPPED = (
     InterpreterInfo(
         "PySpark", "python", ".py", "text/x-python", {"name": "ipython", "version": 3}, "ipython3"
     ),
     InterpreterInfo("Scala", "scala", ".scala", "text/x-scala", "text/x-scala", "scala"),
+    InterpreterInfo("SQL", "sql", ".sql", "text/x-sql", "text/x-sql", "sql"),
 )
 INTERPRETERS: dict[str, InterpreterInfo] = {
     info.name.lower(): info for info in _SHIPPED
 }  # by lowercased name
-# Apache Toree's interpreters that users may ask for but this version does not ship yet.
-_PLANNED = ("Scala", "SQL")
 
 
 class InstallError(ValueError):
@@ -86,14 +84,7 @@ def get_interpreter(name: str) -> InterpreterInfo:
     info = INTERPRETERS.get(name.strip().lower())
     if info is not None:
         return info
-    message = f"unknown interpreter {name.strip()!r}; available: {', '.join(available())}"
-    planned = [p for p in _PLANNED if p.lower() not in INTERPRETERS]
-    if name.strip().lower() in {p.lower() for p in planned}:
-        message = (
-            f"interpreter {name.strip()!r} is not available in this version of toree-kernel yet "
-            f"({' and '.join(planned)} come later); available: {', '.join(available())}"
-        )
-    raise InstallError(message)
+    raise InstallError(f"unknown interpreter {name.strip()!r}; available: {', '.join(available())}")
 
 
 def parse_interpreters(text: str) -> list[InterpreterInfo]:

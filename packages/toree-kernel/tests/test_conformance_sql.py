@@ -1,0 +1,70 @@
+"""jupyter_kernel_test against the real apache_toree_sql kernel (Spark SQL on the kernel's session)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import jupyter_kernel_test
+import pytest
+from jupyter_client.manager import KernelManager
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
+KERNEL = "apache_toree_sql"
+
+
+class TestSQLKernelConformance(jupyter_kernel_test.KernelTests):
+    kernel_name = KERNEL
+    language_name = "sql"
+    file_extension = ".sql"
+
+    completion_samples = [
+        {"text": "SELEC", "matches": {"SELECT"}},
+        {"text": "select * fr", "matches": {"from"}},
+    ]
+    complete_code_samples = ["SELECT 1", "SELECT 1;", "SELECT ')' -- (", "SHOW TABLES"]
+    incomplete_code_samples = ["SELECT 'abc", "SELECT (1 +", "SELECT 1 /* open"]
+    invalid_code_samples = ["SELECT 1)"]
+    code_generate_error = "SELECT * FROM no_such_table"
+    code_execute_result = [
+        {"code": "SELECT 6 * 7 AS answer", "result": "+------+\n|answer|\n+------+\n|    42|\n+------+"},
+        {"code": "SELECT upper('spark') AS s", "mime": "text/html"},
+    ]
+    code_display_data = [{"code": "SELECT 1 AS a; SELECT 2 AS b", "mime": "text/html"}]
+    code_history_pattern = "SELECT 6 * 7*"  # a glob over the whole cell
+    supported_history_operations = ("tail", "range", "search")
+    code_inspect_sample = "upper"
+
+
+def test_sql_kernel_shares_the_session_and_interrupts() -> None:
+    km = KernelManager(kernel_name=KERNEL)
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        outputs: list[dict] = []
+        reply = kc.execute_interactive(
+            "CREATE OR REPLACE TEMPORARY VIEW v AS SELECT id FROM range(10);\nSELECT count(*) AS n FROM v",
+            output_hook=outputs.append,
+            timeout=120,
+        )
+        assert reply["content"]["status"] == "ok"
+        [result] = [m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result"]
+        assert "| 10|" in result["text/plain"] and "<td>10</td>" in result["text/html"]
+
+        threading.Thread(target=lambda: (time.sleep(2), km.interrupt_kernel())).start()
+        started = time.monotonic()
+        reply = kc.execute_interactive(
+            "SELECT java_method('java.lang.Thread', 'sleep', 60000L) FROM range(0, 2, 1, 2)", timeout=60
+        )
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert time.monotonic() - started < 20
+        outputs.clear()
+        kc.execute_interactive("SELECT count(*) AS n FROM v", output_hook=outputs.append, timeout=60)
+        assert [m["msg_type"] for m in outputs if m["msg_type"] in ("execute_result", "error")] == [
+            "execute_result"
+        ]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -1,0 +1,78 @@
+"""%%Html, %%JavaScript and %%DataFrame: show a cell's body, or a DataFrame it names, as rich output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from toree_interpreters import ExecuteOutcome, tables
+
+from ..magic import ArgumentParser, MagicContext, MagicError, magic
+
+
+@magic("Html", "cell", "show the cell as HTML")
+def html(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
+    return ExecuteOutcome(result={"text/html": body, "text/plain": body})
+
+
+@magic("JavaScript", "cell", "run the cell as JavaScript in the notebook")
+def javascript(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
+    ctx.out.display({"application/javascript": body})
+    return ExecuteOutcome()
+
+
+_df_args = ArgumentParser(
+    "%%DataFrame",
+    "The cell is code in the cell's language whose last line names (or evaluates to) a Spark DataFrame; "
+    "it is shown as an HTML table, JSON records or CSV.",
+)
+_df_args.add_argument("--output", choices=("html", "json", "csv"), default="html", help="format (default html)")
+_df_args.add_argument("--limit", type=int, default=10, help="rows to show (default 10)")
+
+
+@magic("DataFrame", "cell", "show a DataFrame as html, json or csv (--output, --limit)", parser=_df_args)
+def dataframe(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
+    if args.limit < 0:
+        raise MagicError("%%DataFrame --limit must be 0 or more")
+    lines = body.rstrip().split("\n")
+    if not lines[-1].strip():
+        raise MagicError("%%DataFrame needs code whose last line is a DataFrame, e.g. `df` or `spark.table('t')`")
+    if len(lines) > 1:
+        setup = ctx.execute(ctx.language, "\n".join(lines[:-1]))
+        if setup.status != "ok":
+            return setup
+    with ctx.running(ctx.language):
+        try:
+            value = ctx.language.value(lines[-1].strip())
+        except KeyError as exc:
+            raise MagicError(f"No variable found with the name {exc.args[0]}") from None
+        except ValueError as exc:
+            raise MagicError(str(exc)) from None
+        table = tables.fetch(_as_dataframe(ctx, value, lines[-1].strip()), args.limit)
+    if args.output == "json":
+        return ExecuteOutcome(result={"application/json": json.loads(tables.to_json(table)), "text/plain": tables.to_json(table)})
+    if args.output == "csv":
+        return ExecuteOutcome(result={"text/plain": tables.to_csv(table)})
+    return ExecuteOutcome(result={"text/html": tables.to_html(table), "text/plain": tables.to_text(table)})
+
+
+def _as_dataframe(ctx: MagicContext, value: Any, expression: str) -> Any:
+    """A pyspark DataFrame for a Python one, or for a Scala Dataset (a py4j object)."""
+    from py4j.java_gateway import is_instance_of
+    from pyspark.sql import DataFrame
+
+    if isinstance(value, DataFrame):
+        return value
+    session = ctx.spark.get()
+    if type(value).__name__ == "JavaObject" and is_instance_of(
+        session.sparkContext._gateway, value, "org.apache.spark.sql.Dataset"
+    ):
+        try:  # pyspark 4: the classic (py4j) implementation
+            from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
+        except ImportError:
+            ClassicDataFrame = DataFrame
+        return ClassicDataFrame(value.toDF(), session)
+    raise MagicError(f"%%DataFrame needs a DataFrame, but {expression} is a {type(value).__name__}")
+
+
+MAGICS = [html, javascript, dataframe]
