@@ -14,7 +14,7 @@ import pytest
 from kernel_support import Kernel
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "toree-magics" / "tests"))  # maven_repo
-from maven_repo import build_repo
+from maven_repo import build_repo, serve_repo
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 
@@ -105,6 +105,14 @@ def test_add_jar_reaches_python_scala_and_executors(py, tmp_path) -> None:
     forced = outputs_of(py, f"%AddJar {jar.as_uri()} -f")
     assert "Finished download" in "".join(m["content"].get("text", "") for m in forced)
     assert "could not download" in error(py, f"%AddJar {(tmp_path / 'missing.jar').as_uri()}")["evalue"]
+
+
+def test_add_jar_over_http_in_the_scala_kernel(scala, tmp_path) -> None:
+    jar = build_jar(tmp_path, "demo.web", "Web", 'public static String hi() { return "from http"; }')
+    with serve_repo(tmp_path) as base:
+        # A line magic and the code using the jar, in one cell.
+        assert result(scala, f"%AddJar {base}{jar.name}\ndemo.web.Web.hi()") == "from http"
+        assert "404" in error(scala, f"%AddJar {base}nothing.jar")["evalue"]
 
 
 @pytest.mark.skipif(not shutil.which("javac"), reason="needs a JDK to build the Maven repository")
