@@ -89,6 +89,7 @@ class OutputOptions:
     show_types: bool = False  # Scala: ``Int = 2`` instead of ``2``, ``x: Int = 2`` for definitions
     truncation: bool = True  # Scala: the REPL's shortened rendering; off = the value's full toString
     show_output: bool = True  # Scala: echo definitions (``x = 2``, ``defined class Foo``) and warnings
+    max_rows: int = 20  # rows of a DataFrame a cell's value shows (only those are fetched)
 
 
 @attrs.frozen

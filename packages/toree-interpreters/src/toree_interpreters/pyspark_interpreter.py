@@ -26,6 +26,7 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
+from . import tables
 from .contract import (
     Completion,
     ExecuteOutcome,
@@ -33,6 +34,7 @@ from .contract import (
     IsComplete,
     LanguageInfo,
     MimeBundle,
+    OutputOptions,
     OutputSink,
     StdinNotAllowed,
 )
@@ -61,9 +63,14 @@ class PySparkInterpreter(Interpreter):
     )
 
     def __init__(
-        self, spark: SparkSessionManager, *, shared_data: MutableMapping[str, Any] | None = None
+        self,
+        spark: SparkSessionManager,
+        *,
+        shared_data: MutableMapping[str, Any] | None = None,
+        options: OutputOptions | None = None,
     ) -> None:
         self.spark = spark
+        self.options = options if options is not None else OutputOptions()
         self._sink: OutputSink | None = None  # the current (or last) cell's sink
         self._cell = 0
         self._exec_thread: int | None = None  # set while a cell runs
@@ -79,11 +86,14 @@ class PySparkInterpreter(Interpreter):
             shared_data if shared_data is not None else {},
             lambda: self._sink,
             (self.stdout, self.stderr),
+            self._bundle,
         )
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",
             "__builtins__": builtins,
             "kernel": self.kernel,
+            "display": self.kernel.display.display,  # IPython's display() and update_display()
+            "update_display": self.kernel.display.update,
             "input": self._input,
         }
 
@@ -114,6 +124,8 @@ class PySparkInterpreter(Interpreter):
         self._raised = False
         self._exec_thread = threading.get_ident()  # from here on, interrupts apply (also while Spark starts)
         value = None
+        data: MimeBundle = {}
+        metadata: dict[str, Any] = {}
         try:
             if _uses_names(body, last, SPARK_NAMES) or self.spark.is_ready:
                 self._bind_spark()
@@ -121,6 +133,8 @@ class PySparkInterpreter(Interpreter):
             exec(body, self.namespace)
             if last is not None:
                 value = eval(last, self.namespace)
+            if value is not None:  # a DataFrame fetches its rows here: in the cell's job group
+                data, metadata = self._bundle(value)
         except KeyboardInterrupt:
             return _interrupted("the cell was interrupted")
         except SparkUnavailable as exc:
@@ -138,11 +152,17 @@ class PySparkInterpreter(Interpreter):
         if value is None:
             return ExecuteOutcome()
         self.namespace["_"] = value
-        data, metadata = mime_bundle(value)
         return ExecuteOutcome(result=data, result_metadata=metadata)
 
+    def _bundle(self, value: Any) -> tuple[MimeBundle, dict[str, Any]]:
+        """A Spark DataFrame as a table of its first rows (never collected whole); others by their reprs."""
+        df = tables.as_dataframe(value, self.spark.session_if_ready)
+        if df is not None:
+            return tables.dataframe_bundle(df, self.options.max_rows), {}
+        return mime_bundle(value)
+
     def evaluate(self, expression: str) -> MimeBundle:
-        return mime_bundle(self.value(expression))[0]
+        return self._bundle(self.value(expression))[0]
 
     def value(self, expression: str) -> Any:
         try:

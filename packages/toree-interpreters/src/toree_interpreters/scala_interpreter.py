@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from . import tables
 from .contract import (
     Completion,
     ExecuteOutcome,
@@ -59,12 +60,20 @@ def toreeRedirect(): Unit = {
 }
 toreeRedirect()
 class ToreeDisplay {
+  // (kind, mime, data, displayId) queued for Python, which publishes them while the cell runs
   private val items = new java.util.ArrayList[Array[String]]()
-  def content(mime: String, data: String): Unit = items.synchronized { items.add(Array(mime, data)) }
+  private def add(item: String*): Unit = items.synchronized { items.add(item.toArray) }
+  def content(mime: String, data: String): Unit = add("show", mime, data, null)
+  def content(mime: String, data: String, displayId: String): Unit = add("show", mime, data, displayId)
+  def update(displayId: String, mime: String, data: String): Unit = add("update", mime, data, displayId)
   def html(s: String): Unit = content("text/html", s)
+  def html(s: String, displayId: String): Unit = content("text/html", s, displayId)
   def javascript(s: String): Unit = content("application/javascript", s)
   def markdown(s: String): Unit = content("text/markdown", s)
-  def clear_output(): Unit = content("", "")
+  def markdown(s: String, displayId: String): Unit = content("text/markdown", s, displayId)
+  def image(png: Array[Byte]): Unit = content("image/png", java.util.Base64.getEncoder.encodeToString(png))
+  def clear_output(): Unit = clear_output(false)
+  def clear_output(wait: Boolean): Unit = add(if (wait) "clear-wait" else "clear", null, null, null)
   def drain(): Array[Array[String]] = items.synchronized {
     val all = items.toArray(new Array[Array[String]](0)); items.clear(); all
   }
@@ -193,8 +202,7 @@ class ScalaInterpreter(Interpreter):
             echo = self._echo(report)
             if echo and self.options.show_output:
                 sink.display({"text/plain": echo})
-            text = self._render(report)
-            return ExecuteOutcome(result={"text/plain": text} if text is not None else None)
+            return ExecuteOutcome(result=self._render(report))
         if status == "Incomplete":
             return ExecuteOutcome.failed(
                 "Incomplete", "the cell is incomplete (an open brace or expression?)"
@@ -203,16 +211,22 @@ class ScalaInterpreter(Interpreter):
         ename = "CompileError" if "error:" in report else "ScalaException"
         return ExecuteOutcome.failed(ename, first.removeprefix("error: "), report.rstrip("\n").splitlines())
 
-    def _render(self, report: str) -> str | None:
-        """The cell's value the way Toree shows it; None when the cell has no ``resN`` value."""
+    def _render(self, report: str) -> MimeBundle | None:
+        """The cell's value the way Toree shows it (a DataFrame as a table of its first rows); None when
+        the cell has no ``resN`` value."""
         matches = list(_RESULT.finditer(report))
         if not matches:
             return None
         match = matches[-1]  # a cell's value is its last expression
         name, type_, value = match.group(1), match.group(2), match.group(3).rstrip("\n")
+        if _DATAFRAME_TYPE.match(type_):
+            session = self.spark.session_if_ready
+            df = tables.as_dataframe(self._repl.valueOfTerm(name).get(), session)
+            if df is not None:
+                return tables.dataframe_bundle(df, self.options.max_rows)
         if not self.options.truncation:
             value = self._full_value(name)
-        return f"{type_} = {value}" if self.options.show_types else value
+        return {"text/plain": f"{type_} = {value}" if self.options.show_types else value}
 
     def _full_value(self, name: str) -> str:
         return str(self._repl.valueOfTerm(name).get())
@@ -314,13 +328,12 @@ class ScalaInterpreter(Interpreter):
             text = str(stream.drain())
             if text:
                 sink.stream(name, text)  # type: ignore[arg-type]
-        for mime, data in self._display.drain():
-            if mime:
-                sink.display(
-                    {mime: data, "text/plain": f"<{mime}>"} if mime != "text/plain" else {mime: data}
-                )
-            else:
-                sink.clear_output()
+        for kind, mime, data, display_id in self._display.drain():
+            if kind.startswith("clear"):
+                sink.clear_output(wait=kind == "clear-wait")
+                continue
+            bundle = {mime: data} if mime == "text/plain" else {mime: data, "text/plain": f"<{mime}>"}
+            sink.display(bundle, display_id=display_id, update=kind == "update")
 
     def _drain_until(self, stop: threading.Event, sink: OutputSink) -> None:
         while not stop.wait(DRAIN_SECONDS):
@@ -383,6 +396,7 @@ class ScalaInterpreter(Interpreter):
 _RESULT = re.compile(r"^(?:val )?(res\d+): (.+?) = (.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
 
 
+_DATAFRAME_TYPE = re.compile(r"^(?:org\.apache\.spark\.sql\.)?(?:DataFrame|Dataset\[)")
 # One report entry: a line starting in column 0 plus its indented continuation lines.
 _ENTRY = re.compile(r"^\S.*(?:\n(?!\S).*)*", re.MULTILINE)
 # ``x: Int = 2`` (2.12) or ``val x: Int = 2`` / ``var x: Int = 2`` (2.13).

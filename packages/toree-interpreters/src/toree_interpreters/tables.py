@@ -45,6 +45,28 @@ def fetch(df: DataFrame, limit: int) -> Table:
     return Table(columns, rows[:limit], more=len(rows) > limit)
 
 
+def as_dataframe(value: Any, session: Any) -> DataFrame | None:
+    """``value`` as a pyspark DataFrame: itself, or a JVM Dataset (a py4j object from Scala) wrapped
+    for Python; None for anything else. Lets Python render Scala's DataFrames the same way."""
+    try:
+        from pyspark.sql import DataFrame
+    except ImportError:
+        return None
+    if isinstance(value, DataFrame):
+        return value
+    if type(value).__name__ != "JavaObject" or session is None:
+        return None
+    from py4j.java_gateway import is_instance_of
+
+    if not is_instance_of(session.sparkContext._gateway, value, "org.apache.spark.sql.Dataset"):
+        return None
+    try:  # pyspark 4: the classic (py4j) implementation
+        from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
+    except ImportError:  # pyspark 3.5
+        ClassicDataFrame = DataFrame
+    return ClassicDataFrame(value.toDF(), session)
+
+
 def dataframe_bundle(df: DataFrame, limit: int) -> MimeBundle:
     table = fetch(df, limit)
     return {"text/plain": to_text(table), "text/html": to_html(table)}
@@ -108,6 +130,14 @@ def _caption(table: Table) -> str:
     return f"showing {n} of {n}+ rows" if table.more else f"{n} row{'' if n == 1 else 's'}"
 
 
+_STYLE = (
+    ".toree-dataframe{border-collapse:collapse;font-size:12px}"
+    ".toree-dataframe caption{caption-side:bottom;text-align:left;color:#777}"
+    ".toree-dataframe th,.toree-dataframe td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    ".toree-dataframe th small{font-weight:normal;color:#888}"
+)
+
+
 def to_html(table: Table) -> str:
     """A compact HTML table; every name, type and value is escaped (data is not trusted markup)."""
     head = "".join(
@@ -119,6 +149,7 @@ def to_html(table: Table) -> str:
         for row in table.rows
     )
     return (
+        f"<style>{_STYLE}</style>\n"
         '<table class="toree-dataframe">\n'
         f"<caption>{_caption(table)}</caption>\n"
         f"<thead><tr>{head}</tr></thead>\n"

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = SharedData()  # kernel.data, one map for every language
     output_options = OutputOptions()  # %ShowTypes, %Truncation, %ShowOutput
     interpreters = {
-        "PySpark": PySparkInterpreter(spark, shared_data=data),
+        "PySpark": PySparkInterpreter(spark, shared_data=data, options=output_options),
         "Scala": ScalaInterpreter(spark, shared_data=data, options=output_options),
         "SQL": SQLInterpreter(spark, shared_data=data),
     }

@@ -57,22 +57,10 @@ def dataframe(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
 
 
 def _as_dataframe(ctx: MagicContext, value: Any, expression: str) -> Any:
-    """A pyspark DataFrame for a Python one, or for a Scala Dataset (a py4j object)."""
-    from py4j.java_gateway import is_instance_of
-    from pyspark.sql import DataFrame
-
-    if isinstance(value, DataFrame):
-        return value
-    session = ctx.spark.get()
-    if type(value).__name__ == "JavaObject" and is_instance_of(
-        session.sparkContext._gateway, value, "org.apache.spark.sql.Dataset"
-    ):
-        try:  # pyspark 4: the classic (py4j) implementation
-            from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
-        except ImportError:
-            ClassicDataFrame = DataFrame
-        return ClassicDataFrame(value.toDF(), session)
-    raise MagicError(f"%%DataFrame needs a DataFrame, but {expression} is a {type(value).__name__}")
+    found = tables.as_dataframe(value, ctx.spark.session_if_ready)
+    if found is None:
+        raise MagicError(f"%%DataFrame needs a DataFrame, but {expression} is a {type(value).__name__}")
+    return found
 
 
 MAGICS = [html, javascript, dataframe]
