@@ -44,3 +44,13 @@ def test_unknown_toree_options_are_ignored_not_fatal() -> None:
 def test_bad_init_mode_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="invalid choice"):
         parse_options(["-f", "c.json", "--spark-context-initialization-mode", "sometimes"], {})
+
+
+def test_progress_switch_from_argv_toree_opts_and_env() -> None:
+    assert parse_options(["-f", "c.json"], {}).progress is True
+    assert parse_options(["-f", "c.json", "--progress", "off"], {}).progress is False
+    assert parse_options(["-f", "c.json"], {"__TOREE_OPTS__": "--progress OFF"}).progress is False
+    assert parse_options(["-f", "c.json", "--progress", "off"], {"TOREE_PROGRESS": "on"}).progress is True
+    assert parse_options(["-f", "c.json"], {"TOREE_PROGRESS": "off"}).progress is False
+    with pytest.raises(ValueError, match="TOREE_PROGRESS"):
+        parse_options(["-f", "c.json"], {"TOREE_PROGRESS": "sometimes"})

@@ -81,7 +81,7 @@ class IsComplete:
 
 @attrs.define
 class OutputOptions:
-    """Toree's kernel-wide output switches (``%ShowTypes``, ``%Truncation``, ``%ShowOutput``).
+    """Toree's kernel-wide output switches (``%ShowTypes``, ``%Truncation``, ``%ShowOutput``, ``%Progress``).
 
     One instance is shared by a kernel's interpreters, so a magic in any language changes them all.
     """
@@ -89,6 +89,7 @@ class OutputOptions:
     show_types: bool = False  # Scala: ``Int = 2`` instead of ``2``, ``x: Int = 2`` for definitions
     truncation: bool = True  # Scala: the REPL's shortened rendering; off = the value's full toString
     show_output: bool = True  # Scala: echo definitions (``x = 2``, ``defined class Foo``) and warnings
+    progress: bool = True  # ``%Progress``: live Spark job progress while a cell runs (all languages)
     max_rows: int = 20  # rows of a DataFrame a cell's value shows (only those are fetched)
 
 

@@ -40,6 +40,7 @@ from .contract import (
 )
 from .display import mime_bundle
 from .kernel_api import KernelAPI
+from .progress import JobProgress
 from .spark_session import SparkSessionManager, SparkUnavailable
 from .streams import SinkStream
 
@@ -71,6 +72,7 @@ class PySparkInterpreter(Interpreter):
     ) -> None:
         self.spark = spark
         self.options = options if options is not None else OutputOptions()
+        self._progress: JobProgress | None = None  # the running cell's Spark job progress display
         self._sink: OutputSink | None = None  # the current (or last) cell's sink
         self._cell = 0
         self._exec_thread: int | None = None  # set while a cell runs
@@ -198,8 +200,21 @@ class PySparkInterpreter(Interpreter):
             self._job_group = group
         except Exception:
             log.warning("could not set the Spark job group", exc_info=True)
+        if self._job_group and self._sink is not None:
+            self._progress = JobProgress.for_cell(
+                lambda: self.spark.session_if_ready,
+                self._job_group,
+                self._sink,
+                self.options,
+                interrupted=lambda: self._interrupts > 0,
+            )
+            if self._progress is not None:
+                self._progress.start()
 
     def _end_job_group(self) -> None:
+        progress, self._progress = self._progress, None
+        if progress is not None:
+            progress.stop()  # publishes the final state before the cell's result
         session = self.spark.session_if_ready
         if self._job_group and session is not None:
             try:

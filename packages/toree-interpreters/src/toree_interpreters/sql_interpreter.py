@@ -28,8 +28,10 @@ from .contract import (
     IsComplete,
     LanguageInfo,
     MimeBundle,
+    OutputOptions,
     OutputSink,
 )
+from .progress import JobProgress
 from .pyspark_interpreter import _cancel_active_jobs
 from .spark_session import SparkSessionManager, SparkUnavailable
 from .tables import dataframe_bundle
@@ -71,8 +73,10 @@ class SQLInterpreter(Interpreter):
         shared_data: Mapping[str, Any] | None = None,
         variables: Callable[[str], Any] | None = None,
         limit: int = 20,
+        options: OutputOptions | None = None,
     ) -> None:
         self.spark = spark
+        self.options = options if options is not None else OutputOptions()
         self.shared_data: Mapping[str, Any] = shared_data if shared_data is not None else {}
         self.variables = variables
         self.limit = limit
@@ -122,7 +126,12 @@ class SQLInterpreter(Interpreter):
         context.setJobGroup(group, f"Toree SQL cell {self._cell}", interruptOnCancel=True)
         self._job_group = group
         result: MimeBundle | None = None
+        progress = JobProgress.for_cell(
+            lambda: self.spark.session_if_ready, group, sink, self.options, interrupted=lambda: self._interrupted
+        )
         try:
+            if progress is not None:
+                progress.start()
             for index, statement in enumerate(statements, 1):
                 if self._interrupted:
                     break
@@ -139,6 +148,8 @@ class SQLInterpreter(Interpreter):
                     sink.display(result)
                     result = None
         finally:
+            if progress is not None:
+                progress.stop()  # the final state, before the cell's result
             self._job_group = None
             try:
                 context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]

@@ -53,11 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spark = SparkSessionManager(spark_args=options.spark_args, init_mode=options.init_mode)
     data = SharedData()  # kernel.data, one map for every language
-    output_options = OutputOptions()  # %ShowTypes, %Truncation, %ShowOutput
+    # %ShowTypes, %Truncation, %ShowOutput, %Progress (its default from --progress / TOREE_PROGRESS)
+    output_options = OutputOptions(progress=options.progress)
     interpreters = {
         "PySpark": PySparkInterpreter(spark, shared_data=data, options=output_options),
         "Scala": ScalaInterpreter(spark, shared_data=data, options=output_options),
-        "SQL": SQLInterpreter(spark, shared_data=data),
+        "SQL": SQLInterpreter(spark, shared_data=data, options=output_options),
     }
     work_dir = Path(tempfile.mkdtemp(prefix="toree-kernel-"))  # downloaded jars, the Ivy cache
     context = MagicContext(

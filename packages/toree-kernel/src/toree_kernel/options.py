@@ -1,8 +1,9 @@
 """Kernel options, read the way Apache Toree reads them so existing kernelspecs keep working.
 
 Sources, later ones winning: command line, ``__TOREE_OPTS__`` (the installer's ``--toree_opts``),
-``DEFAULT_INTERPRETER``. Spark options are spark-submit arguments from ``SPARK_OPTS`` followed by
-``__TOREE_SPARK_OPTS__`` (the installer's ``--spark_opts``), so the kernelspec's value wins.
+``DEFAULT_INTERPRETER`` and ``TOREE_PROGRESS``. Spark options are spark-submit arguments from
+``SPARK_OPTS`` followed by ``__TOREE_SPARK_OPTS__`` (the installer's ``--spark_opts``), so the
+kernelspec's value wins.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import attrs
 log = logging.getLogger(__name__)
 
 INIT_MODES = ("eager", "lazy", "none")
+_SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
 
 @attrs.frozen
@@ -26,6 +28,7 @@ class KernelOptions:
     default_interpreter: str = "PySpark"
     init_mode: str = "eager"
     spark_args: tuple[str, ...] = ()
+    progress: bool = True  # live Spark job progress in cells (``--progress off`` / ``TOREE_PROGRESS=off``)
     ignored: tuple[str, ...] = ()  # Toree options we accept but do not implement (reported in the log)
 
 
@@ -40,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--default-interpreter", dest="default_interpreter")
     p.add_argument("--spark-context-initialization-mode", dest="init_mode", choices=INIT_MODES)
     p.add_argument("--nosparkcontext", action="store_true")
+    p.add_argument("--progress", dest="progress", type=str.lower, choices=("on", "off"))
     return p
 
 
@@ -57,6 +61,9 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str] | None = None) -> 
     if args.nosparkcontext or toree_opts.nosparkcontext:
         init_mode = "none"
     interpreter = env.get("DEFAULT_INTERPRETER") or pick("default_interpreter") or "PySpark"
+    progress = env.get("TOREE_PROGRESS", "").strip().lower() or pick("progress") or "on"
+    if progress not in _SWITCH:
+        raise ValueError(f"TOREE_PROGRESS must be on or off, not {progress!r}")
     spark_args = shlex.split(env.get("SPARK_OPTS", "")) + shlex.split(env.get("__TOREE_SPARK_OPTS__", ""))
     ignored = tuple(unknown + toree_unknown)
     if ignored:
@@ -66,5 +73,6 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str] | None = None) -> 
         default_interpreter=str(interpreter),
         init_mode=str(init_mode),
         spark_args=tuple(spark_args),
+        progress=_SWITCH[str(progress)],
         ignored=ignored,
     )

@@ -1,5 +1,5 @@
-"""%ShowTypes, %Truncation, %ShowOutput: Toree's kernel-wide output switches (``on``, ``off``, or no
-argument to ask the current state)."""
+"""%ShowTypes, %Truncation, %ShowOutput, %Progress: Toree's kernel-wide output switches (``on``, ``off``,
+or no argument to ask the current state)."""
 
 from __future__ import annotations
 
@@ -39,4 +39,10 @@ def show_output(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
     )
 
 
-MAGICS = [show_types, truncation, show_output]
+@magic("Progress", "line", "on|off: show live Spark job progress while a cell runs (on by default)")
+def progress(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
+    on, off = "Spark job progress WILL be shown.", "Spark job progress will NOT be shown."
+    return _switch(ctx, "Progress", "progress", args, on, off)
+
+
+MAGICS = [show_types, truncation, show_output, progress]
