@@ -21,14 +21,14 @@ pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def py() -> Iterator[Kernel]:
-    k = Kernel("apache_toree_pyspark")
+    k = Kernel("apache_toree_pyspark", TOREE_PROGRESS="off")  # outputs here are about display, not progress
     yield k
     k.close()
 
 
 @pytest.fixture(scope="module")
 def scala() -> Iterator[Kernel]:
-    k = Kernel("apache_toree_scala")
+    k = Kernel("apache_toree_scala", TOREE_PROGRESS="off")
     yield k
     k.close()
 

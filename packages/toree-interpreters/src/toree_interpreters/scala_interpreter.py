@@ -172,6 +172,14 @@ class ScalaInterpreter(Interpreter):
         if self.warmup_compiles:
             threading.Thread(target=self._warm_up, name="scala-warmup", daemon=True).start()
 
+    def _acquire_for_request(self) -> bool:
+        """The REPL for completion/inspect: waits out a warm-up compile (~50 ms), not a running cell."""
+        self._wanted += 1
+        try:
+            return self._lock.acquire(timeout=0.5)
+        finally:
+            self._wanted -= 1
+
     def _warm_up(self) -> None:
         """Compile throwaway code while no cell runs, so the JVM's JIT has compiled the compiler: a
         trivial cell drops from ~80 ms (first cells) to ~30 ms. Yields to cells between compiles."""
@@ -317,7 +325,7 @@ class ScalaInterpreter(Interpreter):
 
     def complete(self, code: str, cursor_pos: int) -> Completion:
         """The presentation compiler's candidates (Scala 2.13); nothing while a cell runs or Spark is down."""
-        if not self.spark.is_ready or not self._lock.acquire(blocking=False):
+        if not self.spark.is_ready or not self._acquire_for_request():
             return Completion([], cursor_pos, cursor_pos)
         try:
             self._start_repl()
@@ -354,7 +362,7 @@ class ScalaInterpreter(Interpreter):
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
         """The type of the term under the cursor (``greeting: String``)."""
         name = _word_at(code, cursor_pos)
-        if not name or self._repl is None or not self._lock.acquire(blocking=False):
+        if not name or self._repl is None or not self._acquire_for_request():
             return None
         try:
             # The class-based REPL reaches a term through an accessor: "(): String" / "()String" is String.
