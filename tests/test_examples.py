@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -13,25 +11,8 @@ from nbclient import NotebookClient
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
-SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4"
-
-
-@pytest.fixture(scope="module")
-def kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    prefix = tmp_path_factory.mktemp("prefix")
-    subprocess.run(
-        [sys.executable, "-m", "toree_kernel.cli", "install", f"--prefix={prefix}",
-         "--interpreters=PySpark,Scala,SQL", f"--spark_opts={SPARK_OPTS}"],
-        check=True,
-        capture_output=True,
-    )
-    return prefix / "share" / "jupyter"
-
-
 @pytest.mark.parametrize("name", ["spark_walkthrough", "magics_tutorial"])
-def test_example_notebook_runs_without_errors(name: str, kernelspecs: Path, monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("JUPYTER_PATH", str(kernelspecs))
-    monkeypatch.setenv("TOREE_HISTORY_FILE", str(tmp_path / "history.sqlite"))
+def test_example_notebook_runs_without_errors(name: str, client_env: dict[str, str]) -> None:
     nb = nbformat.read(EXAMPLES / f"{name}.ipynb", as_version=4)
     NotebookClient(nb, timeout=300, startup_timeout=120).execute(cwd=str(EXAMPLES))  # raises on a cell error
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
