@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
+from .comms import CommManager
 from .contract import MimeBundle, OutputSink
 from .display import mime_bundle
 from .spark_session import SparkSessionManager
@@ -104,8 +105,10 @@ class KernelAPI:
         sink: Callable[[], OutputSink | None],
         streams: tuple[Any, Any],
         render: Callable[[Any], tuple[MimeBundle, dict[str, Any]]] = mime_bundle,
+        comms: CommManager | None = None,
     ) -> None:
         self._spark = spark
+        self.comm = comms if comms is not None else CommManager()  # Jupyter comms: open, register_target
         self.data = data  # shared by every language of this kernel
         self.display = Display(sink, render)
         self.out, self.err = streams
@@ -124,4 +127,4 @@ class KernelAPI:
         return self._spark.ready_at
 
     def __repr__(self) -> str:
-        return "<Toree kernel: kernel.display, kernel.data, kernel.sparkSession, kernel.out/err>"
+        return "<Toree kernel: kernel.display, kernel.data, kernel.sparkSession, kernel.comm, kernel.out/err>"

@@ -27,6 +27,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from . import tables
+from .comms import CommManager
 from .contract import (
     Completion,
     ExecuteOutcome,
@@ -69,8 +70,10 @@ class PySparkInterpreter(Interpreter):
         *,
         shared_data: MutableMapping[str, Any] | None = None,
         options: OutputOptions | None = None,
+        comms: CommManager | None = None,
     ) -> None:
         self.spark = spark
+        self.comms = comms if comms is not None else CommManager()
         self.options = options if options is not None else OutputOptions()
         self._progress: JobProgress | None = None  # the running cell's Spark job progress display
         self._sink: OutputSink | None = None  # the current (or last) cell's sink
@@ -80,7 +83,7 @@ class PySparkInterpreter(Interpreter):
         self._interrupts = 0
         self._raised = False
         self._raise_lock = threading.Lock()
-        self._originals: tuple[Any, Any, Any] | None = None  # stdout, stderr, getpass we replaced
+        self._originals: tuple[Any, ...] | None = None  # stdout, stderr, getpass, comm hooks we replaced
         self.stdout = SinkStream("stdout", lambda: self._sink, sys.__stdout__)
         self.stderr = SinkStream("stderr", lambda: self._sink, sys.__stderr__)
         self.kernel = KernelAPI(
@@ -89,6 +92,7 @@ class PySparkInterpreter(Interpreter):
             lambda: self._sink,
             (self.stdout, self.stderr),
             self._bundle,
+            self.comms,
         )
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",
@@ -102,13 +106,26 @@ class PySparkInterpreter(Interpreter):
     # Lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
         if self._originals is None:
-            self._originals = (sys.stdout, sys.stderr, getpass.getpass)
+            import comm
+
+            self._originals = (
+                sys.stdout,
+                sys.stderr,
+                getpass.getpass,
+                comm.create_comm,
+                comm.get_comm_manager,
+            )
             sys.stdout, sys.stderr = self.stdout, self.stderr
             getpass.getpass = lambda prompt="Password: ", stream=None: self._input(prompt, password=True)
+            # ipywidgets (and other comm users) open their comms through these
+            comm.create_comm = self.comms.create_comm
+            comm.get_comm_manager = lambda: self.comms
 
     def shutdown(self) -> None:
         if self._originals is not None:
-            sys.stdout, sys.stderr, getpass.getpass = self._originals
+            import comm
+
+            sys.stdout, sys.stderr, getpass.getpass, comm.create_comm, comm.get_comm_manager = self._originals
             self._originals = None
 
     # Execution ------------------------------------------------------------------------------------

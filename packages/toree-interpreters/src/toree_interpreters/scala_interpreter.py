@@ -10,6 +10,7 @@ reporter, which writes to a StringWriter we read after each cell.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from typing import Any
 import attrs
 
 from . import tables
+from .comms import CommManager, ToreeComm
 from .contract import (
     Completion,
     ExecuteOutcome,
@@ -79,7 +81,51 @@ class ToreeDisplay {
     val all = items.toArray(new Array[Array[String]](0)); items.clear(); all
   }
 }
+class ToreeComm(val commId: String, val targetName: String, comms: ToreeComms) {
+  @volatile private var msgHandler: String => Unit = (_: String) => ()
+  @volatile private var closeHandler: String => Unit = (_: String) => ()
+  def send(jsonData: String): Unit = comms.add("msg", commId, targetName, jsonData)
+  def close(): Unit = close("{}")
+  def close(jsonData: String): Unit = comms.add("close", commId, targetName, jsonData)
+  def onMsg(f: String => Unit): Unit = msgHandler = f
+  def onClose(f: String => Unit): Unit = closeHandler = f
+  def deliverMsg(jsonData: String): Unit = msgHandler(jsonData)
+  def deliverClose(jsonData: String): Unit = closeHandler(jsonData)
+  override def toString: String = s"ToreeComm($commId, $targetName)"
+}
+class ToreeComms {  // kernel.comm: drained by Python, which speaks the Jupyter comm protocol
+  private val items = new java.util.ArrayList[Array[String]]()
+  private val targets = new java.util.concurrent.ConcurrentHashMap[String, ToreeComm => Unit]()
+  private val comms = new java.util.concurrent.ConcurrentHashMap[String, ToreeComm]()
+  def add(item: String*): Unit = items.synchronized { items.add(item.toArray) }
+  def open(targetName: String): ToreeComm = open(targetName, "{}")
+  def open(targetName: String, jsonData: String): ToreeComm = {
+    val c = new ToreeComm(java.util.UUID.randomUUID.toString.replace("-", ""), targetName, this)
+    comms.put(c.commId, c)
+    add("open", c.commId, targetName, jsonData)
+    c
+  }
+  def registerTarget(targetName: String, f: ToreeComm => Unit): Unit = {
+    targets.put(targetName, f)
+    add("target", null, targetName, null)
+  }
+  // Python calls these for client messages: (open: the data as JSON) -> the target's handler
+  def deliver(kind: String, commId: String, targetName: String, jsonData: String): Unit = kind match {
+    case "open" =>
+      val c = new ToreeComm(commId, targetName, this)
+      comms.put(commId, c)
+      Option(targets.get(targetName)).foreach(f => f(c))
+    case "msg" => Option(comms.get(commId)).foreach(_.deliverMsg(jsonData))
+    case "close" => Option(comms.remove(commId)).foreach(_.deliverClose(jsonData))
+    case _ => ()
+  }
+  def forget(commId: String): Unit = comms.remove(commId)
+  def drain(): Array[Array[String]] = items.synchronized {
+    val all = items.toArray(new Array[Array[String]](0)); items.clear(); all
+  }
+}
 class ToreeKernel {
+  val comm = new ToreeComms
   val data = new java.util.concurrent.ConcurrentHashMap[String, Any]()  // shared with Python's kernel.data
   val display = new ToreeDisplay
   def out: java.io.PrintStream = scala.Console.out
@@ -113,8 +159,11 @@ class ScalaInterpreter(Interpreter):
         *,
         shared_data: SharedData | None = None,
         options: OutputOptions | None = None,
+        comms: CommManager | None = None,
     ) -> None:
         self.spark = spark
+        self.comms = comms if comms is not None else CommManager()
+        self._jvm_comms: Any = None  # the JVM ToreeComms queue (kernel.comm)
         self.shared_data = shared_data if shared_data is not None else SharedData()
         self._repl: Any = None
         self._report: Any = None  # java.io.StringWriter the reporter writes to
@@ -163,6 +212,7 @@ class ScalaInterpreter(Interpreter):
         self._streams = (term("toreeOut"), term("toreeErr"))
         kernel = term("kernel")
         self._display = kernel.display()
+        self._jvm_comms = kernel.comm()
         self._thread = term("toreeReplThread")
         self.shared_data.attach(kernel.data())
         self._repl = repl
@@ -186,7 +236,11 @@ class ScalaInterpreter(Interpreter):
         i = 0
         while i < self.warmup_compiles and not self._closed:
             # Only in idle time: not while a cell runs or waits, nor right after one (cells come in bursts).
-            if self._wanted or time.monotonic() - self._last_cell_end < 0.3 or not self._lock.acquire(blocking=False):
+            if (
+                self._wanted
+                or time.monotonic() - self._last_cell_end < 0.3
+                or not self._lock.acquire(blocking=False)
+            ):
                 time.sleep(0.05)
                 continue
             i += 1
@@ -386,6 +440,48 @@ class ScalaInterpreter(Interpreter):
                 continue
             bundle = {mime: data} if mime == "text/plain" else {mime: data, "text/plain": f"<{mime}>"}
             sink.display(bundle, display_id=display_id, update=kind == "update")
+        self._drain_comms()
+
+    def _drain_comms(self) -> None:
+        """kernel.comm traffic of Scala code: opens, sends, closes, target registrations."""
+        for kind, comm_id, target, data in self._jvm_comms.drain():
+            try:
+                if kind == "target":
+                    self.comms.register_target(str(target), self._scala_target)
+                elif kind == "open":
+                    opened = ToreeComm(
+                        target_name=str(target), comm_id=str(comm_id), data=_json(data), manager=self.comms
+                    )
+                    self._to_scala(opened)
+                    continue
+                comm = self.comms.comms.get(str(comm_id))
+                if comm is None:
+                    continue
+                if kind == "msg":
+                    comm.send(_json(data))
+                elif kind == "close":
+                    self._jvm_comms.forget(comm_id)
+                    comm.close(_json(data))
+            except Exception:
+                log.warning("Scala comm %s %s failed", kind, comm_id, exc_info=True)
+
+    def _scala_target(self, comm: Any, msg: dict[str, Any]) -> None:
+        """A client's comm_open for a target Scala registered: hand the comm and its messages to Scala."""
+        self._to_scala(comm)("open", msg)
+
+    def _to_scala(self, comm: Any) -> Any:
+        """Route the client's messages on ``comm`` to its Scala side; returns the deliver function."""
+        jvm = self._jvm_comms
+
+        def deliver(kind: str, m: dict[str, Any]) -> None:
+            jvm.deliver(
+                kind, comm.comm_id, comm.target_name, json.dumps(m.get("content", {}).get("data", {}))
+            )
+            self._drain_comms()  # what the handler sent goes out now, with this message as parent
+
+        comm.on_msg(lambda m: deliver("msg", m))
+        comm.on_close(lambda m: deliver("close", m))
+        return deliver
 
     def _drain_until(self, stop: threading.Event, sink: OutputSink) -> None:
         while not stop.wait(DRAIN_SECONDS):
@@ -465,6 +561,17 @@ _ENTRY = re.compile(r"^\S.*(?:\n(?!\S).*)*", re.MULTILINE)
 _NAMED = re.compile(r"^(?:va[lr] )?(\w+): (.+?) = (.*)", re.DOTALL)
 # ``defined class Foo`` (2.12) or ``class Foo`` (2.13).
 _DEFINED = re.compile(r"^(?:defined )?(class|case class|object|trait|module|type) (\S+)")
+
+
+def _json(data: Any) -> dict[str, Any]:
+    """A Scala comm payload: a JSON object (anything else is wrapped as ``{"value": ...}``)."""
+    if data is None:
+        return {}
+    try:
+        value = json.loads(str(data))
+    except ValueError:
+        return {"value": str(data)}
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def _first_line(report: str) -> str:

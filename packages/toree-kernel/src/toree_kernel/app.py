@@ -23,6 +23,7 @@ from toree_interpreters import (
     SparkSessionManager,
     SQLInterpreter,
 )
+from toree_interpreters.comms import CommManager
 from toree_magics import CellRunner, MagicContext, default_registry
 from toree_protocol import read_connection_file
 from toree_protocol.server import KernelServer
@@ -55,9 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = SharedData()  # kernel.data, one map for every language
     # %ShowTypes, %Truncation, %ShowOutput, %Progress (its default from --progress / TOREE_PROGRESS)
     output_options = OutputOptions(progress=options.progress)
+    comms = CommManager()  # Jupyter comms (ipywidgets), one set for the kernel
     interpreters = {
-        "PySpark": PySparkInterpreter(spark, shared_data=data, options=output_options),
-        "Scala": ScalaInterpreter(spark, shared_data=data, options=output_options),
+        "PySpark": PySparkInterpreter(spark, shared_data=data, options=output_options, comms=comms),
+        "Scala": ScalaInterpreter(spark, shared_data=data, options=output_options, comms=comms),
         "SQL": SQLInterpreter(spark, shared_data=data, options=output_options),
     }
     work_dir = Path(tempfile.mkdtemp(prefix="toree-kernel-"))  # downloaded jars, the Ivy cache
@@ -75,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             CellRunner(default_registry(), context),
             history=HistoryStore(),
             banner=f"Toree {__version__} (Python) for Spark; interpreters: {', '.join(interpreters)}",
+            comms=comms,
         )
     except ValueError as exc:
         print(f"toree: {exc}", file=sys.stderr)

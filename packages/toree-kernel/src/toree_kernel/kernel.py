@@ -11,6 +11,7 @@ import signal
 import threading
 from typing import Any
 
+from toree_interpreters.comms import CommManager
 from toree_interpreters.contract import ExecuteOutcome, Interpreter
 from toree_magics import CellRunner
 
@@ -38,6 +39,7 @@ class ToreeKernel:
         *,
         history: HistoryStore | None = None,
         banner: str = "",
+        comms: CommManager | None = None,
     ) -> None:
         self.interpreters = {name.lower(): interp for name, interp in interpreters.items()}
         if default.lower() not in self.interpreters:
@@ -48,6 +50,7 @@ class ToreeKernel:
         self.runner = runner  # magics and code, in cell order
         self.history = history
         self.banner = banner
+        self.comms = comms if comms is not None else CommManager()  # kernel.comm in PySpark cells
         self.execution_count = 0
         self._busy = False  # a cell is running
         self._last_sink: IOPubSink | None = None
@@ -106,7 +109,8 @@ class ToreeKernel:
         if self._last_sink is not None:
             self._last_sink.retire()
         self._last_sink = sink
-        outcome = self._run(interpreter, code, sink)
+        with self.comms.routing(_comm_route(ctx, sink)):
+            outcome = self._run(interpreter, code, sink)
         sink.close()
 
         if outcome.status == "ok":
@@ -202,7 +206,33 @@ class ToreeKernel:
         return {"status": "ok", "history": rows}
 
     def comm_info_request(self, ctx: Any) -> dict[str, Any]:
-        return {"status": "ok", "comms": {}}
+        return {"status": "ok", "comms": self.comms.info(ctx.request.content.get("target_name"))}
+
+    # Comm messages from the client: no reply; what the comm sends back has this message as parent.
+    def comm_open(self, ctx: Any) -> None:
+        self._comm(ctx)
+
+    def comm_msg(self, ctx: Any) -> None:
+        self._comm(ctx)
+
+    def comm_close(self, ctx: Any) -> None:
+        self._comm(ctx)
+
+    def _comm(self, ctx: Any) -> None:
+        msg = ctx.request
+        with self.comms.routing(_comm_route(ctx, None)):
+            self.comms.handle(
+                msg.msg_type,
+                {
+                    "header": msg.header.to_dict(),
+                    "msg_id": msg.msg_id,
+                    "msg_type": msg.msg_type,
+                    "parent_header": dict(msg.parent_header),
+                    "metadata": dict(msg.metadata),
+                    "content": dict(msg.content),
+                    "buffers": [memoryview(b) for b in msg.buffers],
+                },
+            )
 
     def shutdown_request(self, ctx: Any) -> dict[str, Any]:
         self.shutdown_requested.set()
@@ -219,6 +249,17 @@ class ToreeKernel:
                 log.exception("shutting down %s failed", interpreter.name)
         if self.history is not None:
             self.history.close()
+
+
+def _comm_route(ctx: Any, sink: IOPubSink | None) -> Any:
+    """Comm messages with ``ctx``'s request as parent; a cell's pending output goes out first."""
+
+    def send(msg_type: str, content: dict[str, Any], metadata: dict[str, Any], buffers: Any) -> None:
+        if sink is not None:
+            sink.flush()
+        ctx.publish(msg_type, content, metadata=metadata, buffers=buffers)
+
+    return send
 
 
 def _cursor(content: Any, code: str) -> int:
