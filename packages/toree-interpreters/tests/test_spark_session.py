@@ -81,3 +81,20 @@ def test_missing_java_is_explained(monkeypatch) -> None:
     manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
     with pytest.raises(SparkUnavailable, match=f"Java {required_java()} or newer"):
         manager.get(timeout=30)
+
+
+@pytest.mark.spark
+def test_python_udfs_do_not_warn_about_missing_arrow(spark_manager) -> None:
+    import importlib.util
+    import warnings
+
+    from pyspark.sql import functions as F
+
+    if importlib.util.find_spec("pyarrow") and importlib.util.find_spec("pandas"):
+        pytest.skip("pyarrow and pandas are installed: Arrow UDFs may be on")
+    session = spark_manager.get()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plus_one = F.udf(lambda x: x + 1, "long")
+        assert [r[0] for r in session.range(2).select(plus_one("id")).collect()] == [1, 2]
+    assert not [w for w in caught if "Arrow" in str(w.message)]

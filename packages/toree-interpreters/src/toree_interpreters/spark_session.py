@@ -7,6 +7,7 @@ spark-submit itself through ``PYSPARK_SUBMIT_ARGS``, which pyspark uses to launc
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shlex
@@ -126,7 +127,11 @@ class SparkSessionManager:
         if not self._names_app():
             builder = builder.appName(self.app_name)
         builder = builder.config("spark.repl.class.outputDir", self.repl_class_dir)
-        for key, value in INTERACTIVE_DEFAULTS.items():
+        defaults = dict(INTERACTIVE_DEFAULTS)
+        if not (importlib.util.find_spec("pyarrow") and importlib.util.find_spec("pandas")):
+            # Spark 4 turns Arrow on for Python UDFs, then warns in every UDF cell that it cannot.
+            defaults["spark.sql.execution.pythonUDF.arrow.enabled"] = "false"
+        for key, value in defaults.items():
             if key not in self.conf and not any(key in arg for arg in self.spark_args):
                 builder = builder.config(key, value)
         for key, value in self.conf.items():

@@ -134,7 +134,7 @@ def _caption(table: Table) -> str:
 
 _STYLE = (
     ".toree-dataframe{border-collapse:collapse;font-size:12px}"
-    ".toree-dataframe caption{caption-side:bottom;text-align:left;color:#777}"
+    ".toree-dataframe caption{caption-side:bottom;text-align:left;color:#777;white-space:nowrap}"
     ".toree-dataframe th,.toree-dataframe td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}"
     ".toree-dataframe th small{font-weight:normal;color:#888}"
 )
