@@ -110,3 +110,16 @@ def test_scala_display_api(scala) -> None:
     assert outputs[3]["content"]["transient"] == outputs[4]["content"]["transient"] == {"display_id": "progress-1"}
     assert outputs[4]["content"]["data"]["text/csv"] == "a,b,c"
     assert outputs[5]["content"]["wait"] is True
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [("python", "for i in range(100000): print(i)"), ("scala", "for (i <- 0 until 100000) println(i)")],
+)
+def test_100k_printed_lines_arrive_in_order_and_batched(language, code, request) -> None:
+    kernel = request.getfixturevalue("py" if language == "python" else "scala")
+    content, outputs = kernel.run(code, timeout=120)
+    assert content["status"] == "ok"
+    streams = [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"]
+    assert "".join(streams) == "".join(f"{i}\n" for i in range(100_000))
+    assert len(streams) < 100, f"{len(streams)} stream messages for 100k lines"
