@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # kernel_support, for the tests (importlib import mode)
+from kernel_support import Kernel
 
 # Small, quiet Spark for tests: 2 cores on CI, no UI port to collide on.
 TEST_SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4"
@@ -45,3 +46,18 @@ def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def py() -> Iterator[Kernel]:
+    """A PySpark kernel per test module (progress off: those tests count outputs; test_progress has its own)."""
+    k = Kernel("apache_toree_pyspark", TOREE_PROGRESS="off")
+    yield k
+    k.close()
+
+
+@pytest.fixture(scope="module")
+def scala() -> Iterator[Kernel]:
+    k = Kernel("apache_toree_scala", TOREE_PROGRESS="off")
+    yield k
+    k.close()

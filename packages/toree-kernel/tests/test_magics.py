@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,20 +16,6 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "toree-magics" / "tests"))  #
 from maven_repo import build_repo, serve_repo
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="module")
-def py() -> Iterator[Kernel]:
-    k = Kernel("apache_toree_pyspark", TOREE_PROGRESS="off")  # outputs here are about display, not progress
-    yield k
-    k.close()
-
-
-@pytest.fixture(scope="module")
-def scala() -> Iterator[Kernel]:
-    k = Kernel("apache_toree_scala", TOREE_PROGRESS="off")
-    yield k
-    k.close()
 
 
 def outputs_of(kernel: Kernel, code: str) -> list[dict]:

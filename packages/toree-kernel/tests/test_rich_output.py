@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 from kernel_support import Kernel
@@ -13,20 +12,6 @@ pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture(scope="module")
-def py() -> Iterator[Kernel]:
-    k = Kernel("apache_toree_pyspark", TOREE_PROGRESS="off")  # outputs here are about display, not progress
-    yield k
-    k.close()
-
-
-@pytest.fixture(scope="module")
-def scala() -> Iterator[Kernel]:
-    k = Kernel("apache_toree_scala", TOREE_PROGRESS="off")
-    yield k
-    k.close()
 
 
 def shown(kernel: Kernel, code: str) -> list[dict]:
