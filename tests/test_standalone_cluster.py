@@ -29,7 +29,9 @@ def cluster(processes) -> Iterator[str]:
     import pyspark
 
     home = Path(pyspark.__file__).parent
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    # No PYSPARK_PYTHON for the worker: the kernel's session manager picks the Python its executors run.
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("PYSPARK_PYTHON", None)
     port, ui, worker_ui = _free_port(), _free_port(), _free_port()
     spark_class = str(home / "bin" / "spark-class")
     master = f"spark://127.0.0.1:{port}"
@@ -92,6 +94,8 @@ def test_python_udfs_and_scala_closures_run_on_the_worker(kernel) -> None:
     assert _value(kc, "sc.master").startswith("'spark://127.0.0.1:")
     pids = _value(kc, "import os\nsorted(set(sc.parallelize(range(8), 4).map(lambda _: os.getpid()).collect()))")
     assert str(os.getpid()) not in pids and str(km.provisioner.process.pid) not in pids
+    python = "import sys\nsc.parallelize([0], 1).map(lambda _: sys.executable).collect()[0] == sys.executable"
+    assert _value(kc, python) == "True"  # executors run the kernel's Python (PYSPARK_PYTHON from the kernel)
     executors = _value(kc, "%%Scala\nsc.parallelize(1 to 8, 4).map(_ => org.apache.spark.SparkEnv.get.executorId).collect().toSet.mkString(\",\")")
     assert executors and "driver" not in executors
 

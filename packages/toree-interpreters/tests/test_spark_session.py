@@ -98,3 +98,22 @@ def test_python_udfs_do_not_warn_about_missing_arrow(spark_manager) -> None:
         plus_one = F.udf(lambda x: x + 1, "long")
         assert [r[0] for r in session.range(2).select(plus_one("id")).collect()] == [1, 2]
     assert not [w for w in caught if "Arrow" in str(w.message)]
+
+
+def test_spark_connect_url_from_the_options_or_spark_remote(monkeypatch) -> None:
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    assert SparkSessionManager(["--master", "local[1]"], init_mode="none").remote is None
+    monkeypatch.setenv("SPARK_REMOTE", "sc://env:1")
+    assert SparkSessionManager(["--master", "local[1]"], init_mode="none").remote == "sc://env:1"
+    assert SparkSessionManager(["--remote", "sc://a:1", "--remote=sc://b:2"], init_mode="none").remote == "sc://b:2"
+
+
+def test_spark_connect_without_its_client_libraries_is_explained() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("grpc") and importlib.util.find_spec("pandas"):
+        pytest.skip("the Spark Connect client's dependencies are installed here (tests/test_spark_connect.py runs it)")
+    manager = SparkSessionManager(["--remote", "sc://127.0.0.1:1"], init_mode="lazy")
+    outcome = PySparkInterpreter(manager).execute("spark.range(1).count()", CollectingSink())
+    assert outcome.error.ename == "SparkUnavailable"
+    assert "pyspark[connect]" in outcome.error.evalue

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from interp_support import CollectingSink
 
-from toree_interpreters import SparkSessionManager, SQLInterpreter
+from toree_interpreters import OutputOptions, SparkSessionManager, SQLInterpreter
 from toree_interpreters.sql_interpreter import split_statements
 from toree_interpreters.tables import fetch, to_text
 
@@ -28,7 +28,8 @@ def shared() -> dict[str, Any]:
 
 @pytest.fixture
 def sql(spark_manager: SparkSessionManager, shared: dict[str, Any]) -> SQLInterpreter:
-    interp = SQLInterpreter(spark_manager, shared_data=shared)
+    # No progress displays: a slow first job (cold JVM, busy machine) would add one. test_progress.py covers them.
+    interp = SQLInterpreter(spark_manager, shared_data=shared, options=OutputOptions(progress=False))
     interp.start()
     assert interp.execute(PEOPLE, CollectingSink()).status == "ok"
     return interp

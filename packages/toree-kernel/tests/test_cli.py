@@ -346,6 +346,21 @@ def test_install_refuses_without_java_unless_forced(
     assert (spec_dir(prefix) / "kernel.json").is_file() and "Installed kernelspec" in out
 
 
+def test_remote_is_added_to_the_spark_options_and_needs_no_local_java(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    prefix = tmp_path / "prefix"
+    code, _, err = run(
+        capsys, "install", f"--prefix={prefix}", "--spark_opts=--conf a=b", "--remote=sc://127.0.0.1:15002"
+    )
+    assert code == 0, err
+    assert "warning: No Java found" in err and "fine with --remote" in err
+    spec = json.loads((spec_dir(prefix) / "kernel.json").read_text())
+    assert spec["env"]["__TOREE_SPARK_OPTS__"] == "--conf a=b --remote sc://127.0.0.1:15002"
+
+
 def test_install_refuses_old_java(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

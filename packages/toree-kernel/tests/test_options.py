@@ -54,3 +54,12 @@ def test_progress_switch_from_argv_toree_opts_and_env() -> None:
     assert parse_options(["-f", "c.json"], {"TOREE_PROGRESS": "off"}).progress is False
     with pytest.raises(ValueError, match="TOREE_PROGRESS"):
         parse_options(["-f", "c.json"], {"TOREE_PROGRESS": "sometimes"})
+
+
+def test_remote_goes_to_the_spark_options() -> None:
+    opts = parse_options(["-f", "c.json", "--remote", "sc://h:15002"], {"__TOREE_SPARK_OPTS__": "--conf a=b"})
+    assert opts.spark_args == ("--conf", "a=b", "--remote", "sc://h:15002")
+    assert parse_options(["-f", "c.json"], {"__TOREE_OPTS__": "--remote sc://x:1"}).spark_args[-2:] == (
+        "--remote",
+        "sc://x:1",
+    )

@@ -21,7 +21,7 @@ from .contract import (
 from .pyspark_interpreter import PySparkInterpreter
 from .scala_interpreter import ScalaInterpreter
 from .shared_data import SharedData
-from .spark_session import SparkSessionManager, SparkUnavailable
+from .spark_session import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable
 from .sql_interpreter import SQLInterpreter
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "SQLInterpreter",
     "ScalaInterpreter",
     "SharedData",
+    "SparkConnectUnsupported",
     "SparkSessionManager",
     "SparkUnavailable",
     "StdinNotAllowed",

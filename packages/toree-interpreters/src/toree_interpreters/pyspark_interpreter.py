@@ -42,7 +42,15 @@ from .contract import (
 from .display import mime_bundle
 from .kernel_api import KernelAPI
 from .progress import JobProgress
-from .spark_session import SparkSessionManager, SparkUnavailable
+from .spark_session import (
+    SparkConnectUnsupported,
+    SparkSessionManager,
+    SparkUnavailable,
+    cancel_cell_group,
+    end_cell_group,
+    is_connect,
+    start_cell_group,
+)
 from .streams import SinkStream
 
 log = logging.getLogger(__name__)
@@ -157,10 +165,12 @@ class PySparkInterpreter(Interpreter):
         except KeyboardInterrupt:
             return _interrupted("the cell was interrupted")
         except SparkUnavailable as exc:
-            return ExecuteOutcome.failed("SparkUnavailable", str(exc))
+            return ExecuteOutcome.failed(type(exc).__name__, str(exc))
         except BaseException as exc:
             if self._interrupts:
                 return _interrupted("the cell's Spark jobs were cancelled")
+            if _connect_unsupported(exc, self.spark.session_if_ready):
+                return _failed(self._connect_error(exc), exc.__traceback__)
             return _failed(exc, exc.__traceback__)
         finally:
             with self._raise_lock:
@@ -195,8 +205,18 @@ class PySparkInterpreter(Interpreter):
         except NameError as exc:
             raise KeyError(exc.name or expression.strip()) from None
 
+    def _connect_error(self, exc: BaseException) -> SparkConnectUnsupported:
+        return SparkConnectUnsupported(
+            f"{str(exc).strip().splitlines()[0]}: not available with Spark Connect (the kernel uses "
+            f"{self.spark.remote}); use the DataFrame API or SQL"
+        )
+
     def _bind_spark(self) -> None:
         session = self.spark.get()
+        if is_connect(session):
+            if self.namespace.get("spark") is not session:
+                self.namespace.update(spark=session, sc=_NoSparkContext(self.spark))
+            return
         if self.namespace.get("spark") is not session:
             self.namespace.update(spark=session, sc=session.sparkContext)
             try:
@@ -213,11 +233,11 @@ class PySparkInterpreter(Interpreter):
             return
         group = f"toree-cell-{self._cell}-{uuid.uuid4().hex[:8]}"
         try:
-            session.sparkContext.setJobGroup(group, f"Toree cell {self._cell}", interruptOnCancel=True)
+            start_cell_group(session, group, f"Toree cell {self._cell}")
             self._job_group = group
         except Exception:
             log.warning("could not set the Spark job group", exc_info=True)
-        if self._job_group and self._sink is not None:
+        if self._job_group and self._sink is not None and not is_connect(session):
             self._progress = JobProgress.for_cell(
                 lambda: self.spark.session_if_ready,
                 self._job_group,
@@ -235,7 +255,9 @@ class PySparkInterpreter(Interpreter):
         session = self.spark.session_if_ready
         if self._job_group and session is not None:
             try:
-                session.sparkContext.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+                if self._interrupts and is_connect(session):  # the server may still run what the cell left
+                    cancel_cell_group(session, self._job_group)
+                end_cell_group(session, self._job_group)
             except Exception:
                 log.debug("could not clear the job group", exc_info=True)
 
@@ -381,11 +403,40 @@ def _set_async_exc(tid: int, exc: type[BaseException] | None) -> None:
 
 def _cancel_active_jobs(session: Any, group: str) -> None:
     try:
+        if is_connect(session):
+            cancel_cell_group(session, group)
+            return
         tracker = session.sparkContext.statusTracker()
         if set(tracker.getActiveJobsIds()) & set(tracker.getJobIdsForGroup(group)):
             session.sparkContext.cancelJobGroup(group)
     except Exception:
         log.warning("cancelling Spark job group %s failed", group, exc_info=True)
+
+
+class _NoSparkContext:
+    """``sc`` on Spark Connect: there is no SparkContext; using it says so."""
+
+    def __init__(self, spark: SparkSessionManager) -> None:
+        self._spark = spark
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise SparkConnectUnsupported(
+            f"sc.{name}: the SparkContext (sc, RDDs) is not available with Spark Connect (the kernel uses "
+            f"{self._spark.remote}); use the DataFrame API or SQL"
+        )
+
+    def __repr__(self) -> str:
+        return f"<no SparkContext: Spark Connect session on {self._spark.remote}>"
+
+
+def _connect_unsupported(exc: BaseException, session: Any) -> bool:
+    """pyspark's own errors for classic-only APIs on Connect (``spark.sparkContext``, ``_jvm`` ...)."""
+    if session is None or not is_connect(session):
+        return False
+    text = str(exc)
+    return "NOT_IMPLEMENTED" in text or "JVM_ATTRIBUTE_NOT_SUPPORTED" in text or "NOT_SUPPORTED_WITH_SPARK_CONNECT" in text
 
 
 def _line_column(code: str, cursor_pos: int) -> tuple[int, int]:

@@ -189,7 +189,7 @@ class ScalaInterpreter(Interpreter):
         """Create the REPL on first use (it needs the JVM, hence the session)."""
         if self._repl is not None:
             return
-        session = self.spark.get()
+        session = self.spark.classic("Scala cells are")
         jvm = session.sparkContext._jvm
         settings = jvm.scala.tools.nsc.Settings()
         outdir = self.spark.repl_class_dir
@@ -272,7 +272,7 @@ class ScalaInterpreter(Interpreter):
         try:
             self._start_repl()
         except SparkUnavailable as exc:
-            return ExecuteOutcome.failed("SparkUnavailable", str(exc))
+            return ExecuteOutcome.failed(type(exc).__name__, str(exc))
         self._cell += 1
         self._interrupted = False
         session = self.spark.get()

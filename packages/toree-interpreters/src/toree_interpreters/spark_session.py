@@ -3,6 +3,11 @@
 Spark options are spark-submit arguments (``--master``, ``--conf k=v``, ``--driver-memory``,
 ``--jars``, ``--packages`` ...). Rather than re-implement their parsing, they are handed to
 spark-submit itself through ``PYSPARK_SUBMIT_ARGS``, which pyspark uses to launch the JVM.
+
+Spark Connect: with ``--remote sc://HOST:PORT`` among the options (or ``SPARK_REMOTE`` set), the
+session is a Connect client of that server instead (only the ``--conf`` options apply). DataFrames
+and SQL work; what needs the driver JVM in this process (Scala, ``sc``/RDDs, ``%AddJar``) reports
+``SparkConnectUnsupported``. Cells tag their operations (``spark.addTag``) so interrupts can cancel them.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ import logging
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +48,38 @@ INTERACTIVE_DEFAULTS = {
 
 class SparkUnavailable(RuntimeError):
     """No SparkSession can be had: started with --nosparkcontext, or the start failed (message says why)."""
+
+
+class SparkConnectUnsupported(SparkUnavailable):
+    """A feature that needs the classic session (the driver JVM in this process), asked of a Spark Connect one."""
+
+
+def is_connect(session: Any) -> bool:
+    """True for a Spark Connect client session (``pyspark.sql.connect``), False for a classic one."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def start_cell_group(session: Any, group: str, description: str) -> None:
+    """Run the calling thread's next Spark jobs under ``group``: a job group, or a tag on Connect."""
+    if is_connect(session):
+        session.addTag(group)
+    else:
+        session.sparkContext.setJobGroup(group, description, interruptOnCancel=True)
+
+
+def end_cell_group(session: Any, group: str) -> None:
+    if is_connect(session):
+        session.removeTag(group)
+    else:
+        session.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+
+
+def cancel_cell_group(session: Any, group: str) -> None:
+    """Cancel the group's running jobs (from any thread); on Connect, interrupt the tagged operations."""
+    if is_connect(session):
+        session.interruptTag(group)
+    else:
+        session.sparkContext.cancelJobGroup(group)
 
 
 class SparkSessionManager:
@@ -82,6 +121,28 @@ class SparkSessionManager:
                 self._thread.start()
 
     @property
+    def remote(self) -> str | None:
+        """The Spark Connect URL: ``--remote URL`` in the spark options (the last one), else ``SPARK_REMOTE``."""
+        url = None
+        for i, arg in enumerate(self.spark_args):
+            if arg == "--remote" and i + 1 < len(self.spark_args):
+                url = self.spark_args[i + 1]
+            elif arg.startswith("--remote="):
+                url = arg.split("=", 1)[1]
+        return url or os.environ.get("SPARK_REMOTE") or None
+
+    def classic(self, feature: str) -> SparkSession:
+        """The session, for ``feature`` that needs the driver JVM here; SparkConnectUnsupported on Connect."""
+        session = self.get()
+        if is_connect(session):
+            raise SparkConnectUnsupported(
+                f"{feature} not available with Spark Connect (the kernel uses {self.remote}): it needs the "
+                "Spark driver JVM in the kernel's process. Use the DataFrame API or SQL, or start the kernel "
+                "without --remote / SPARK_REMOTE."
+            )
+        return session
+
+    @property
     def is_ready(self) -> bool:
         return self._session is not None
 
@@ -117,6 +178,8 @@ class SparkSessionManager:
             self._done.set()
 
     def _build(self) -> SparkSession:
+        if self.remote:
+            return self._build_remote(self.remote)
         _require_java()
         # Workers run the kernel's Python, not whatever `python3` is on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -138,6 +201,22 @@ class SparkSessionManager:
             builder = builder.config(key, value)
         return builder.getOrCreate()
 
+    def _build_remote(self, url: str) -> SparkSession:
+        """A Spark Connect session; of the spark-submit options only ``--conf k=v`` means anything here."""
+        from pyspark.sql import SparkSession
+
+        try:
+            import pyspark.sql.connect.session  # noqa: F401  (grpcio, pandas, pyarrow ...)
+        except ImportError as exc:
+            raise SparkUnavailable(f"the Spark Connect client needs pyspark[connect] installed: {exc}") from None
+        _check_reachable(url)
+        confs = dict(_conf_args(self.spark_args))
+        confs.update(self.conf)
+        builder = SparkSession.builder.remote(url)
+        for key, value in confs.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+
     def _names_app(self) -> bool:
         return "--name" in self.spark_args or any(
             arg.startswith(("--name=", "spark.app.name=")) for arg in self.spark_args
@@ -150,7 +229,7 @@ class SparkSessionManager:
         The driver side is the context class loader of py4j's threads: Spark's MutableURLClassLoader,
         so after this ``spark._jvm.some.Class`` resolves. Language compilers (Scala) add it themselves.
         """
-        session = self.get()
+        session = self.classic("%AddJar is")
         jvm = session.sparkContext._jvm
         java_url = jvm.java.net.URL(url)
         loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
@@ -168,6 +247,12 @@ class SparkSessionManager:
         session, self._session = self._session, None
         if session is None:
             return
+        if is_connect(session):  # a client: the server (and its session) live on
+            try:
+                session.stop()
+            except Exception:
+                log.exception("closing the Spark Connect session failed")
+            return
         proc = _gateway_process(session)
         try:
             session.stop()
@@ -177,6 +262,32 @@ class SparkSessionManager:
             _end_process(proc, timeout)
         _forget_gateway()
         shutil.rmtree(self.repl_class_dir, ignore_errors=True)
+
+
+def _check_reachable(url: str, timeout: float = 10.0) -> None:
+    """Fail fast: the Connect client retries an unreachable server for minutes before it gives up."""
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        port = parsed.port or 15002
+    except ValueError:
+        port = 0
+    if parsed.scheme != "sc" or not parsed.hostname or not port:
+        raise SparkUnavailable(f"{url!r} is not a Spark Connect URL (expected sc://HOST[:PORT])")
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise SparkUnavailable(f"cannot reach the Spark Connect server at {parsed.hostname}:{port}: {exc}") from None
+
+
+def _conf_args(args: Sequence[str]) -> list[tuple[str, str]]:
+    """The ``--conf k=v`` / ``--conf=k=v`` pairs of spark-submit arguments."""
+    found = []
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg == "--conf" and i + 1 < len(args) else arg[7:] if arg.startswith("--conf=") else ""
+        if "=" in value:
+            key, _, val = value.partition("=")
+            found.append((key.strip(), val))
+    return found
 
 
 def _gateway_process(session: Any) -> subprocess.Popen[bytes] | None:

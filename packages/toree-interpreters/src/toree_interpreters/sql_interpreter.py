@@ -33,7 +33,14 @@ from .contract import (
 )
 from .progress import JobProgress
 from .pyspark_interpreter import _cancel_active_jobs
-from .spark_session import SparkSessionManager, SparkUnavailable
+from .spark_session import (
+    SparkSessionManager,
+    SparkUnavailable,
+    cancel_cell_group,
+    end_cell_group,
+    is_connect,
+    start_cell_group,
+)
 from .tables import dataframe_bundle
 
 log = logging.getLogger(__name__)
@@ -122,12 +129,15 @@ class SQLInterpreter(Interpreter):
         except SparkUnavailable as exc:
             return ExecuteOutcome.failed("SparkUnavailable", str(exc))
         group = f"toree-sql-cell-{self._cell}-{uuid.uuid4().hex[:8]}"
-        context = session.sparkContext
-        context.setJobGroup(group, f"Toree SQL cell {self._cell}", interruptOnCancel=True)
+        start_cell_group(session, group, f"Toree SQL cell {self._cell}")
         self._job_group = group
         result: MimeBundle | None = None
-        progress = JobProgress.for_cell(
-            lambda: self.spark.session_if_ready, group, sink, self.options, interrupted=lambda: self._interrupted
+        progress = JobProgress.for_cell(  # none on Spark Connect: it has no status tracker
+            lambda: self.spark.session_if_ready,
+            None if is_connect(session) else group,
+            sink,
+            self.options,
+            interrupted=lambda: self._interrupted,
         )
         try:
             if progress is not None:
@@ -152,7 +162,7 @@ class SQLInterpreter(Interpreter):
                 progress.stop()  # the final state, before the cell's result
             self._job_group = None
             try:
-                context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+                end_cell_group(session, group)
             except Exception:
                 log.debug("could not clear the job group", exc_info=True)
         if self._interrupted:
@@ -192,9 +202,9 @@ class SQLInterpreter(Interpreter):
 
     def _cancel_until_done(self, session: Any, group: str) -> None:
         try:
-            session.sparkContext.cancelJobGroup(group)
+            cancel_cell_group(session, group)
             while self._job_group == group:
-                _cancel_active_jobs(session, group)
+                _cancel_active_jobs(session, group)  # also the ones started since
                 time.sleep(0.05)
         except Exception:
             log.warning("cancelling the SQL cell's jobs failed", exc_info=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import textwrap
@@ -132,6 +133,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="spark-submit options, e.g. --spark_opts='--master=local[4]' (stored as __TOREE_SPARK_OPTS__)",
     )
     install.add_argument(
+        "--remote",
+        metavar="URL",
+        help="use a Spark Connect server, e.g. --remote=sc://host:15002 (added to the Spark options; "
+        "the SPARK_REMOTE environment variable works too)",
+    )
+    install.add_argument(
         "--toree_opts",
         "--toree-opts",
         dest="toree_opts",
@@ -238,15 +245,21 @@ def _install(args: argparse.Namespace) -> int:
     user, prefix = _location(args)
     ks.kernels_dir(user=user, prefix=prefix)
 
+    spark_opts = args.spark_opts
+    if args.remote:
+        spark_opts = f"{spark_opts} --remote {shlex.quote(args.remote)}".strip()
     minimum = javacheck.required_java(args.spark_home)
     try:
         found = javacheck.check_java(minimum)
         print(f"Java {found.version_string} at {found.path} (Spark needs {minimum}+)")
     except javacheck.JavaError as exc:
-        if not args.force:
+        if args.remote:  # a Spark Connect client runs no JVM of its own
+            _warn(f"{exc}\n(fine with --remote: Spark runs on the Connect server; Scala cells need a local JVM)")
+        elif not args.force:
             _error(prog, f"{exc}\n(use --force to install the kernelspec anyway)")
             return 1
-        _warn(f"{exc}\n(installing anyway because of --force; the kernel cannot start Spark without it)")
+        else:
+            _warn(f"{exc}\n(installing anyway because of --force; the kernel cannot start Spark without it)")
 
     if args.spark_home and not Path(args.spark_home).expanduser().is_dir():
         _warn(
@@ -261,7 +274,7 @@ def _install(args: argparse.Namespace) -> int:
                 info.name,
                 kernel_name=args.kernel_name,
                 spark_home=args.spark_home,
-                spark_opts=args.spark_opts,
+                spark_opts=spark_opts,
                 toree_opts=args.toree_opts,
                 python_exec=args.python_exec,
                 user=user,

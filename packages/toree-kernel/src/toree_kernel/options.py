@@ -1,7 +1,7 @@
 """Kernel options, read the way Apache Toree reads them so existing kernelspecs keep working.
 
 Sources, later ones winning: command line, ``__TOREE_OPTS__`` (the installer's ``--toree_opts``),
-``DEFAULT_INTERPRETER`` and ``TOREE_PROGRESS``. Spark options are spark-submit arguments from
+``DEFAULT_INTERPRETER`` and ``TOREE_PROGRESS``. ``--remote URL`` (Spark Connect) is added to the Spark options. Spark options are spark-submit arguments from
 ``SPARK_OPTS`` followed by ``__TOREE_SPARK_OPTS__`` (the installer's ``--spark_opts``), so the
 kernelspec's value wins.
 """
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spark-context-initialization-mode", dest="init_mode", choices=INIT_MODES)
     p.add_argument("--nosparkcontext", action="store_true")
     p.add_argument("--progress", dest="progress", type=str.lower, choices=("on", "off"))
+    p.add_argument("--remote", metavar="URL")  # Spark Connect, e.g. sc://host:15002 (as spark-submit's --remote)
     return p
 
 
@@ -65,6 +66,8 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str] | None = None) -> 
     if progress not in _SWITCH:
         raise ValueError(f"TOREE_PROGRESS must be on or off, not {progress!r}")
     spark_args = shlex.split(env.get("SPARK_OPTS", "")) + shlex.split(env.get("__TOREE_SPARK_OPTS__", ""))
+    if pick("remote"):  # the session manager reads it from the Spark options, like spark-submit does
+        spark_args += ["--remote", str(pick("remote"))]
     ignored = tuple(unknown + toree_unknown)
     if ignored:
         log.warning("ignoring options this kernel does not implement: %s", " ".join(ignored))

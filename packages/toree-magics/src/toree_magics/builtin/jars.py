@@ -123,7 +123,7 @@ def add_deps(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
     ctx.print(f"Marking {coordinate} for download")
     try:
         jars = maven.resolve(
-            ctx.spark.get().sparkContext._jvm,
+            ctx.spark.classic("%AddDeps is").sparkContext._jvm,
             coordinate,
             repositories=args.repository,
             transitive=args.transitive,
