@@ -14,6 +14,7 @@ from typing import Any
 from toree_interpreters.comms import CommManager
 from toree_interpreters.contract import ExecuteOutcome, Interpreter
 from toree_magics import CellRunner
+from toree_protocol.messages import ProtocolError
 
 from . import __version__
 from .history import HistoryStore
@@ -93,9 +94,12 @@ class ToreeKernel:
 
     def execute_request(self, ctx: Any) -> dict[str, Any]:
         content = ctx.request.content
-        code = str(content.get("code", ""))
-        silent = bool(content.get("silent", False))
-        store_history = bool(content.get("store_history", not silent)) and not silent
+        code = _field(content, "code", str, "")
+        silent = _field(content, "silent", bool, False)
+        store_history = _field(content, "store_history", bool, not silent) and not silent
+        expressions = _field(content, "user_expressions", dict, None) or {}
+        for flag in ("allow_stdin", "stop_on_error"):
+            _field(content, flag, bool, None)
         if store_history:
             self.execution_count += 1
         count = self.execution_count
@@ -119,7 +123,6 @@ class ToreeKernel:
                     "execute_result",
                     {"execution_count": count, "data": outcome.result, "metadata": outcome.result_metadata},
                 )
-            expressions = content.get("user_expressions") or {}
             return {
                 "status": "ok",
                 "execution_count": count,
@@ -159,7 +162,7 @@ class ToreeKernel:
         return results
 
     def complete_request(self, ctx: Any) -> dict[str, Any]:
-        code = str(ctx.request.content.get("code", ""))
+        code = _field(ctx.request.content, "code", str, "")
         pos = _cursor(ctx.request.content, code)
         completion = self.runner.complete(code, pos, self.default)
         return {
@@ -172,13 +175,13 @@ class ToreeKernel:
 
     def inspect_request(self, ctx: Any) -> dict[str, Any]:
         content = ctx.request.content
-        code = str(content.get("code", ""))
-        detail = int(content.get("detail_level", 0) or 0)
+        code = _field(content, "code", str, "")
+        detail = _field(content, "detail_level", int, 0) or 0
         bundle = self.runner.inspect(code, _cursor(content, code), detail, self.default)
         return {"status": "ok", "found": bool(bundle), "data": bundle or {}, "metadata": {}}
 
     def is_complete_request(self, ctx: Any) -> dict[str, Any]:
-        verdict = self.runner.is_complete(str(ctx.request.content.get("code", "")), self.default)
+        verdict = self.runner.is_complete(_field(ctx.request.content, "code", str, ""), self.default)
         reply: dict[str, Any] = {"status": verdict.status}
         if verdict.status == "incomplete":
             reply["indent"] = verdict.indent
@@ -188,25 +191,27 @@ class ToreeKernel:
         content = ctx.request.content
         if self.history is None:
             return {"status": "ok", "history": []}
-        kind = content.get("hist_access_type", "tail")
+        kind = _field(content, "hist_access_type", str, "tail")
         if kind == "range":
             rows = self.history.range(
-                int(content.get("session", 0) or 0),
-                int(content.get("start", 1) or 1),
-                content.get("stop"),
+                _field(content, "session", int, 0) or 0,
+                _field(content, "start", int, 1) or 1,
+                _field(content, "stop", int, None),
             )
         elif kind == "search":
             rows = self.history.search(
-                str(content.get("pattern", "*")), content.get("n"), bool(content.get("unique", False))
+                _field(content, "pattern", str, "*"),
+                _field(content, "n", int, None),
+                _field(content, "unique", bool, False),
             )
         else:
-            rows = self.history.tail(int(content.get("n", 10) or 10))
-        if content.get("output"):
+            rows = self.history.tail(_field(content, "n", int, 10) or 10)
+        if _field(content, "output", bool, False):
             rows = [[s, n, [src, None]] for s, n, src in rows]
         return {"status": "ok", "history": rows}
 
     def comm_info_request(self, ctx: Any) -> dict[str, Any]:
-        return {"status": "ok", "comms": self.comms.info(ctx.request.content.get("target_name"))}
+        return {"status": "ok", "comms": self.comms.info(_field(ctx.request.content, "target_name", str, None))}
 
     # Comm messages from the client: no reply; what the comm sends back has this message as parent.
     def comm_open(self, ctx: Any) -> None:
@@ -220,6 +225,9 @@ class ToreeKernel:
 
     def _comm(self, ctx: Any) -> None:
         msg = ctx.request
+        _field(msg.content, "comm_id", str, None)
+        _field(msg.content, "target_name", str, None)
+        _field(msg.content, "data", dict, None)
         with self.comms.routing(_comm_route(ctx, None)):
             self.comms.handle(
                 msg.msg_type,
@@ -263,5 +271,19 @@ def _comm_route(ctx: Any, sink: IOPubSink | None) -> Any:
 
 
 def _cursor(content: Any, code: str) -> int:
-    pos = content.get("cursor_pos")
-    return len(code) if pos is None else max(0, min(int(pos), len(code)))
+    pos = _field(content, "cursor_pos", int, None)
+    return len(code) if pos is None else max(0, min(pos, len(code)))
+
+
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", dict: "an object"}
+
+
+def _field(content: Any, key: str, kind: type, default: Any) -> Any:
+    """``content[key]`` if it has the type the spec gives it (``null`` means ``default``), else a
+    ProtocolError: a cell whose code is a number or a list is rejected, not run as its ``str()``."""
+    value = content.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProtocolError(f"content field {key!r} must be {_TYPE_NAMES[kind]}, not {type(value).__name__}")
+    return value

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +23,7 @@ import attrs
 from .messages import Header, InvalidSignature, Message, ProtocolError
 
 DELIMITER = b"<IDS|MSG>"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800 ... \udfff, halves of pairs included
 _DIGESTS = {"hmac-sha256": hashlib.sha256, "hmac-sha512": hashlib.sha512, "hmac-sha1": hashlib.sha1}
 
 
@@ -70,9 +72,22 @@ def dumps(obj: Any) -> bytes:
 
 def _loads(frame: bytes, what: str) -> Any:
     try:
-        return json.loads(frame.decode("utf-8"))
+        value = json.loads(frame.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"{what} frame is not valid UTF-8 JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(frame) and _has_lone_surrogate(value):
+        # "\ud800" is valid JSON but no UTF-8 text: echoed in a reply (the parent header) it would
+        # make that reply unsendable.
+        raise ProtocolError(f"{what} frame holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def serialize(msg: Message, signer: Signer) -> list[bytes]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +28,77 @@ from .messages import Message, ProtocolError, new_id, new_message, reply_to
 from .sockets import Heartbeat, IOPubThread, bind_kernel_sockets
 
 POLL_MS = 100
+
+# A message type names a handler method only if it looks like one: lower-case words, no leading
+# underscore (so ``__init__``, ``_run`` or ``close`` can never be called by a client).
+_MSG_TYPE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+# Messages that are not requests but are handled (the rest are ignored).
+NOTIFICATIONS = frozenset({"comm_open", "comm_msg", "comm_close"})
+# What the control thread serves: requests that must be answered while a cell runs and that do not
+# touch an interpreter (running code there would race the cell on the main thread).
+CONTROL_TYPES = frozenset(
+    {
+        "kernel_info_request",
+        "interrupt_request",
+        "shutdown_request",
+        "debug_request",
+        "usage_request",
+        "comm_info_request",
+    }
+)
+
+
+class RejectLog:
+    """Logs dropped input without letting a flood of it flood the log.
+
+    The first ``burst`` rejects of every ``window`` seconds are logged one by one; the rest are
+    counted and summarised (how many, the last reason) once the window is over. Thread-safe.
+    """
+
+    def __init__(self, log: logging.Logger, *, burst: int = 20, window: float = 10.0) -> None:
+        self.log = log
+        self.burst = burst
+        self.window = window
+        self.total = 0
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._logged = 0
+        self._suppressed: dict[str, int] = {}
+        self._last = ""
+
+    def note(self, channel: str, reason: str) -> None:
+        with self._lock:
+            self.total += 1
+            self._roll(time.monotonic())
+            if self._logged < self.burst:
+                self._logged += 1
+                self.log.warning("rejected a message on %s: %s", channel, reason)
+                if self._logged == self.burst:
+                    self.log.warning(
+                        "more than %d rejected messages in %.0f s: counting the rest", self.burst, self.window
+                    )
+            else:
+                self._suppressed[channel] = self._suppressed.get(channel, 0) + 1
+                self._last = f"{channel}: {reason}"
+
+    def flush(self, force: bool = False) -> None:
+        """Summarise what was counted, if the window is over (or ``force``)."""
+        with self._lock:
+            self._roll(time.monotonic(), force)
+
+    def _roll(self, now: float, force: bool = False) -> None:
+        if not force and now - self._start < self.window:
+            return
+        if self._suppressed:
+            counts = ", ".join(f"{n} on {ch}" for ch, n in sorted(self._suppressed.items()))
+            self.log.warning(
+                "rejected %s more messages in the last %.0f s (not logged one by one; last: %s); %d in total",
+                counts,
+                now - self._start,
+                self._last[:300],
+                self.total,
+            )
+        self._start, self._logged, self._suppressed = now, 0, {}
 
 
 class StdinNotAllowed(RuntimeError):
@@ -79,6 +152,7 @@ class KernelServer:
         self._iopub: IOPubThread | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self.rejects = RejectLog(self.log)
 
     # Lifecycle -------------------------------------------------------------------------------------
     def bind(self) -> ConnectionInfo:
@@ -106,6 +180,7 @@ class KernelServer:
 
     def close(self) -> None:
         self._stop.set()
+        self.rejects.flush(force=True)
         for thread in self._threads:
             if isinstance(thread, Heartbeat):
                 thread.stop()
@@ -165,17 +240,22 @@ class KernelServer:
         try:
             return deserialize(frames, self._signer)
         except ProtocolError as exc:
-            self.log.warning("dropped a message on %s: %s", channel, exc)
+            self.rejects.note(channel, f"dropped: {exc}")
             return None
 
     def _serve(self, channel: str) -> None:
         sock = self._sockets[channel]
         while not self._stop.is_set():
             if not sock.poll(POLL_MS):
+                self.rejects.flush()
                 continue
             msg = self._receive(channel)
-            if msg is not None:
+            if msg is None:
+                continue
+            try:
                 self._dispatch(channel, msg)
+            except Exception:  # one message must never end the loop (and with it the kernel)
+                self.log.exception("could not answer %s on %s", msg.msg_type[:100], channel)
 
     def _dispatch(self, channel: str, msg: Message) -> None:
         self.publish("status", {"execution_state": "busy"}, msg)
@@ -206,6 +286,7 @@ class KernelServer:
         return (
             msg.msg_type == "execute_request"
             and reply.get("status") == "error"
+            and reply.get("ename") != "InvalidRequest"  # it never ran
             and bool(msg.content.get("stop_on_error", True))
         )
 
@@ -219,21 +300,28 @@ class KernelServer:
 
     def _handle(self, channel: str, msg: Message) -> tuple[Mapping[str, Any] | None, Any]:
         """Run the handler: (reply content, reply metadata) for requests, (None, None) otherwise."""
-        is_request = msg.msg_type.endswith("_request")
-        method = getattr(self.handler, msg.msg_type, None) or getattr(self, f"_default_{msg.msg_type}", None)
-        if method is None:
+        msg_type = msg.msg_type
+        is_request = msg_type.endswith("_request")
+        callable_name = is_request and bool(_MSG_TYPE.fullmatch(msg_type))
+        method = None
+        if callable_name or msg_type in NOTIFICATIONS:
+            method = getattr(self.handler, msg_type, None) or getattr(self, f"_default_{msg_type}", None)
+        if method is not None and channel == "control" and msg_type not in CONTROL_TYPES:
+            self.rejects.note(channel, f"{msg_type!r} is not served on control")
             if not is_request:
-                self.log.info("ignoring %s on %s: no handler", msg.msg_type, channel)
                 return None, None
-            self.log.warning("unknown request type %r on %s", msg.msg_type, channel)
-            return {
-                "status": "error",
-                "ename": "UnknownMessageType",
-                "evalue": f"this kernel does not handle {msg.msg_type!r}",
-                "traceback": [],
-            }, None
+            return _error("WrongChannel", f"{msg_type!r} is served on shell, not on control"), None
+        if method is None:
+            if not msg_type.endswith("_request"):
+                self.rejects.note(channel, f"ignored {msg_type[:100]!r}: no handler")
+                return None, None
+            self.rejects.note(channel, f"unknown request type {msg_type[:100]!r}")
+            return _error("UnknownMessageType", f"this kernel does not handle {msg_type[:200]!r}"), None
         try:
             result = method(RequestContext(self, msg, channel))
+        except ProtocolError as exc:  # the request's content is not what the spec says: the client's fault
+            self.rejects.note(channel, f"invalid {msg_type}: {exc}")
+            result = _error("InvalidRequest", str(exc))
         except Exception as exc:  # a handler bug must not take the kernel down
             self.log.exception("handler for %s failed", msg.msg_type)
             result = {
@@ -290,3 +378,7 @@ class KernelServer:
 
     def _default_shutdown_request(self, ctx: RequestContext) -> dict[str, Any]:
         return {"status": "ok", "restart": bool(ctx.request.content.get("restart", False))}
+
+
+def _error(ename: str, evalue: str) -> dict[str, Any]:
+    return {"status": "error", "ename": ename, "evalue": evalue, "traceback": []}
