@@ -117,3 +117,46 @@ def test_spark_connect_without_its_client_libraries_is_explained() -> None:
     outcome = PySparkInterpreter(manager).execute("spark.range(1).count()", CollectingSink())
     assert outcome.error.ename == "SparkUnavailable"
     assert "pyspark[connect]" in outcome.error.evalue
+
+
+def test_a_killed_jvm_is_reported_and_the_next_cell_gets_a_new_session() -> None:
+    """SIGKILL the JVM mid-cell and between cells: a short SparkUnavailable, then a new session (announced)."""
+    from toree_interpreters import ScalaInterpreter, SQLInterpreter
+
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
+    python, sql = PySparkInterpreter(manager), SQLInterpreter(manager)
+    scala = ScalaInterpreter(manager)
+    scala.warmup_compiles = 0
+    python.start()
+    try:
+        assert python.execute("spark.range(3).count()", CollectingSink()).result == {"text/plain": "3"}
+        assert scala.execute("val kept = 41 + 1", CollectingSink()).status == "ok"
+        first = manager.get()
+        jvm = psutil.Process(first.sparkContext._gateway.proc.pid)
+        killer = __import__("threading").Timer(3.0, jvm.kill)
+        killer.start()
+        sink = CollectingSink()
+        outcome = python.execute("spark.range(1).selectExpr('java_method(\"java.lang.Thread\", \"sleep\", 60000L)').collect()", sink)
+        killer.join()
+        assert outcome.status == "error" and outcome.error.ename == "SparkUnavailable", outcome
+        assert "Spark JVM died" in outcome.error.evalue and len(outcome.error.traceback) == 1
+        sink = CollectingSink()
+        assert python.execute("spark.range(5).count()", sink).result == {"text/plain": "5"}
+        assert "started a new one" in "".join(t for k, t in sink.events if k == "stderr")
+        assert manager.get() is not first and manager.generation == 2
+        # Between cells, the Scala and SQL interpreters notice too; Scala's old state is gone.
+        psutil.Process(manager.get().sparkContext._gateway.proc.pid).kill()
+        time.sleep(1)
+        sink = CollectingSink()
+        outcome = scala.execute("kept", sink)
+        assert outcome.status == "error" and "not found" in outcome.error.evalue, outcome
+        assert "started a new one" in "".join(t for k, t in sink.events if k == "stderr")
+        assert scala.execute("spark.range(7).count()", CollectingSink()).result == {"text/plain": "7"}
+        psutil.Process(manager.get().sparkContext._gateway.proc.pid).kill()
+        time.sleep(1)
+        assert "8" in str(sql.execute("SELECT 8 AS n", CollectingSink()).result)
+        assert manager.generation == 4
+    finally:
+        python.shutdown()
+        scala.shutdown()
+        manager.stop()

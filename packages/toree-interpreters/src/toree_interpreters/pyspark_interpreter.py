@@ -167,6 +167,9 @@ class PySparkInterpreter(Interpreter):
         except SparkUnavailable as exc:
             return ExecuteOutcome.failed(type(exc).__name__, str(exc))
         except BaseException as exc:
+            lost = self.spark.died(exc)
+            if lost is not None:  # not py4j's traceback: what happened, and what happens next
+                return ExecuteOutcome.failed(type(lost).__name__, str(lost), [f"{type(lost).__name__}: {lost}"])
             if self._interrupts:
                 return _interrupted("the cell's Spark jobs were cancelled")
             if _connect_unsupported(exc, self.spark.session_if_ready):
@@ -212,7 +215,9 @@ class PySparkInterpreter(Interpreter):
         )
 
     def _bind_spark(self) -> None:
-        session = self.spark.get()
+        session = self.spark.get()  # a new one if the JVM died: rebound below, and the cell is told
+        if self._sink is not None:
+            self.spark.announce(self._sink)
         if is_connect(session):
             if self.namespace.get("spark") is not session:
                 self.namespace.update(spark=session, sc=_NoSparkContext(self.spark))

@@ -183,13 +183,27 @@ class ScalaInterpreter(Interpreter):
         self._last_cell_end = 0.0
         self.warmup_compiles = 150  # background compiles after start-up; 0 turns warm-up off
         self._pending_jars: list[str] = []  # added before the REPL existed
+        self._jars: list[str] = []  # added to the REPL: added again to a new one (after the JVM died)
+        self._session: Any = None  # the SparkSession the REPL runs in
         self.options = options if options is not None else OutputOptions()
+        spark.on_lost(self._forget_jvm)
+
+    def _forget_jvm(self) -> None:
+        """The JVM died: its REPL, streams and kernel.data map with it. The next cell builds a new REPL."""
+        self._repl = None
+        self._session = None
+        self._streams = self._display = self._jvm_comms = self._thread = self._report = None
+        if self.shared_data._java is not None:  # kernel.data lived in the dead JVM: start an empty one
+            self.shared_data._java = None
+            self.shared_data._local = {}
 
     def _start_repl(self) -> None:
         """Create the REPL on first use (it needs the JVM, hence the session)."""
-        if self._repl is not None:
-            return
         session = self.spark.classic("Scala cells are")
+        if self._repl is not None and self._session is session:
+            return
+        if self._repl is not None:
+            self._forget_jvm()
         jvm = session.sparkContext._jvm
         settings = jvm.scala.tools.nsc.Settings()
         outdir = self.spark.repl_class_dir
@@ -216,11 +230,13 @@ class ScalaInterpreter(Interpreter):
         self._thread = term("toreeReplThread")
         self.shared_data.attach(kernel.data())
         self._repl = repl
-        for url in self._pending_jars:
-            self._add_to_classpath(url)
+        self._session = session
+        self._jars += self._pending_jars
         self._pending_jars.clear()
+        for url in self._jars:
+            self._add_to_classpath(url)
         if self.warmup_compiles:
-            threading.Thread(target=self._warm_up, name="scala-warmup", daemon=True).start()
+            threading.Thread(target=self._warm_up, args=(repl,), name="scala-warmup", daemon=True).start()
 
     def _acquire_for_request(self) -> bool:
         """The REPL for completion/inspect: waits out a warm-up compile (~50 ms), not a running cell."""
@@ -230,11 +246,11 @@ class ScalaInterpreter(Interpreter):
         finally:
             self._wanted -= 1
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, repl: Any) -> None:
         """Compile throwaway code while no cell runs, so the JVM's JIT has compiled the compiler: a
         trivial cell drops from ~80 ms (first cells) to ~30 ms. Yields to cells between compiles."""
         i = 0
-        while i < self.warmup_compiles and not self._closed:
+        while i < self.warmup_compiles and not self._closed and self._repl is repl:
             # Only in idle time: not while a cell runs or waits, nor right after one (cells come in bursts).
             if (
                 self._wanted
@@ -245,7 +261,7 @@ class ScalaInterpreter(Interpreter):
                 continue
             i += 1
             try:
-                self._repl.compileString(_WARMUP.format(i=i))
+                repl.compileString(_WARMUP.format(i=i))
             except Exception:  # the JVM went away
                 log.debug("Scala warm-up stopped", exc_info=True)
                 return
@@ -273,6 +289,12 @@ class ScalaInterpreter(Interpreter):
             self._start_repl()
         except SparkUnavailable as exc:
             return ExecuteOutcome.failed(type(exc).__name__, str(exc))
+        except Exception as exc:
+            lost = self.spark.died(exc)
+            if lost is None:
+                raise
+            return _lost(lost)
+        self.spark.announce(sink)
         self._cell += 1
         self._interrupted = False
         session = self.spark.get()
@@ -292,14 +314,25 @@ class ScalaInterpreter(Interpreter):
             if progress is not None:
                 progress.start()
             status = str(self._repl.interpret(code))
+            report = self._take_report()
+        except Exception as exc:
+            lost = self.spark.died(exc)
+            if lost is None:
+                raise
+            self._forget_jvm()
+            return _lost(lost)
         finally:
             stop.set()
             drainer.join()
-            self._drain(sink)
+            if self._streams is not None:
+                try:
+                    self._drain(sink)
+                except Exception:  # the JVM died: reported above
+                    log.debug("draining Scala output failed", exc_info=True)
             if progress is not None:
                 progress.stop()  # the final state, before the cell's result
             self._job_group = None
-        return self._outcome(status, self._take_report(), sink)
+        return self._outcome(status, report, sink)
 
     def _outcome(self, status: str, report: str, sink: OutputSink) -> ExecuteOutcome:
         if self._interrupted:
@@ -499,6 +532,7 @@ class ScalaInterpreter(Interpreter):
                 self._pending_jars.append(url)
             else:
                 self._add_to_classpath(url)
+                self._jars.append(url)
 
     def _add_to_classpath(self, url: str) -> None:
         jvm = self.spark.get().sparkContext._jvm
@@ -561,6 +595,10 @@ _ENTRY = re.compile(r"^\S.*(?:\n(?!\S).*)*", re.MULTILINE)
 _NAMED = re.compile(r"^(?:va[lr] )?(\w+): (.+?) = (.*)", re.DOTALL)
 # ``defined class Foo`` (2.12) or ``class Foo`` (2.13).
 _DEFINED = re.compile(r"^(?:defined )?(class|case class|object|trait|module|type) (\S+)")
+
+
+def _lost(error: SparkUnavailable) -> ExecuteOutcome:
+    return ExecuteOutcome.failed(type(error).__name__, str(error), [f"{type(error).__name__}: {error}"])
 
 
 def _json(data: Any) -> dict[str, Any]:

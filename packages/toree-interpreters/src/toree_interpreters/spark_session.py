@@ -24,7 +24,8 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import java
@@ -44,6 +45,7 @@ INTERACTIVE_DEFAULTS = {
     # kernel's terminal) as carriage-return noise.
     "spark.ui.showConsoleProgress": "false",
 }
+LOST_STATE = "DataFrames, temp views, cached data and Scala definitions of the old session are gone"
 
 
 class SparkUnavailable(RuntimeError):
@@ -107,6 +109,9 @@ class SparkSessionManager:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._notice: str | None = None  # for the next cell: the session was replaced
+        self._on_lost: list[Callable[[], None]] = []
+        self.generation = 0  # sessions started so far (a new one after the JVM died counts)
 
     # Starting -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -144,12 +149,78 @@ class SparkSessionManager:
 
     @property
     def is_ready(self) -> bool:
+        """A session was started (its JVM may have died since: ``get()`` then starts a new one)."""
         return self._session is not None
 
     @property
     def session_if_ready(self) -> SparkSession | None:
-        """The session if it is up, without starting or waiting for it."""
-        return self._session
+        """The session if it is up and its JVM alive, without starting or waiting for it."""
+        session = self._session
+        return session if session is not None and _jvm_alive(session) else None
+
+    # A dead JVM -----------------------------------------------------------------------------------
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (no locks held, must not block) when a session whose JVM died is dropped."""
+        self._on_lost.append(callback)
+
+    def take_notice(self) -> str | None:
+        """Once: the message that the Spark session was lost and a new one started (for a cell's stderr)."""
+        notice, self._notice = self._notice, None
+        return notice
+
+    def announce(self, sink: Any) -> None:
+        """Write ``take_notice()`` (if any) to the cell's stderr."""
+        notice = self.take_notice()
+        if notice:
+            try:
+                sink.stream("stderr", notice + "\n")
+            except Exception:
+                log.debug("could not announce the new Spark session", exc_info=True)
+
+    def died(self, exc: BaseException | None = None, wait: float = 3.0) -> SparkUnavailable | None:
+        """The error to report when the classic session's JVM is gone (None while it lives). With a py4j
+        connection error ``exc``, waits up to ``wait`` s for a dying JVM to be reaped."""
+        session = self._session
+        if session is None or is_connect(session):
+            return None
+        proc = _gateway_process(session)
+        if proc is None:
+            return None
+        if proc.poll() is None and _connection_error(exc):
+            try:
+                proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                return None
+        code = proc.poll()
+        if code is None:
+            return None
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        if code == 52:  # SparkExitCode.OOM
+            how += ", out of memory"
+        return SparkUnavailable(
+            f"the Spark JVM died ({how}); the next cell starts a new Spark session ({LOST_STATE})"
+        )
+
+    def _replace_dead(self, session: SparkSession) -> None:
+        """Drop ``session`` (its JVM is gone) and start a new one in the background."""
+        with self._lock:
+            if self._session is not session:
+                return  # another thread replaced it already
+            self._session = None
+            self._error = None
+            self._done.clear()
+            self._thread = None
+        log.warning("the Spark JVM died; starting a new Spark session")
+        _discard(session)
+        shutil.rmtree(self.repl_class_dir, ignore_errors=True)
+        self.repl_class_dir = tempfile.mkdtemp(prefix="toree-repl-classes-")
+        self._notice = f"The Spark session was lost (its JVM died); started a new one. {LOST_STATE[0].upper()}{LOST_STATE[1:]}."
+        for callback in self._on_lost:
+            try:
+                callback()
+            except Exception:
+                log.exception("on_lost callback failed")
+        self._start_in_background()
 
     def get(self, timeout: float | None = None) -> SparkSession:
         """The session, starting it now in lazy mode; raises SparkUnavailable with a readable reason."""
@@ -161,14 +232,21 @@ class SparkSessionManager:
         self._start_in_background()
         if not self._done.wait(timeout):
             raise SparkUnavailable(f"the Spark session did not start within {timeout} s")
-        if self._session is None:
-            raise SparkUnavailable(f"the Spark session could not be started: {self._error}") from self._error
-        return self._session
+        session = self._session
+        if session is not None and not _jvm_alive(session):
+            self._replace_dead(session)
+            return self.get(timeout)
+        if session is None:
+            if self._done.is_set() or self._error is not None:
+                raise SparkUnavailable(f"the Spark session could not be started: {self._error}") from self._error
+            return self.get(timeout)  # replaced by another thread meanwhile
+        return session
 
     def _create(self) -> None:
         started = time.perf_counter()
         try:
             self._session = self._build()
+            self.generation += 1
             self.ready_at = time.time()
             log.info("Spark session ready in %.1f s", time.perf_counter() - started)
         except BaseException as exc:  # reported to every cell that asks for the session
@@ -254,10 +332,13 @@ class SparkSessionManager:
                 log.exception("closing the Spark Connect session failed")
             return
         proc = _gateway_process(session)
-        try:
-            session.stop()
-        except Exception:
-            log.exception("stopping the Spark session failed")
+        if not _jvm_alive(session):
+            _discard(session)
+        else:
+            try:
+                session.stop()
+            except Exception:
+                log.exception("stopping the Spark session failed")
         if proc is not None:
             _end_process(proc, timeout)
         _forget_gateway()
@@ -293,6 +374,65 @@ def _conf_args(args: Sequence[str]) -> list[tuple[str, str]]:
 def _gateway_process(session: Any) -> subprocess.Popen[bytes] | None:
     gateway = getattr(session.sparkContext, "_gateway", None)
     return getattr(gateway, "proc", None)
+
+
+def _jvm_alive(session: Any) -> bool:
+    """False once the classic session's JVM process has exited (a Connect session: always True)."""
+    if is_connect(session):
+        return True
+    proc = _gateway_process(session)
+    return proc is None or proc.poll() is None
+
+
+def _connection_error(exc: BaseException | None) -> bool:
+    """py4j lost its connection (not a Java exception): what a dying JVM looks like from here."""
+    if exc is None:
+        return False
+    try:
+        from py4j.protocol import Py4JError, Py4JJavaError
+    except ImportError:
+        return isinstance(exc, OSError | EOFError)
+    return isinstance(exc, OSError | EOFError | Py4JError) and not isinstance(exc, Py4JJavaError)
+
+
+def _discard(session: Any) -> None:
+    """Forget a classic session whose JVM died: pyspark's class-level state (the gateway, the active
+    context and session) is reset so that the next ``getOrCreate()`` launches a new JVM."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    sc = session.sparkContext
+    with warnings.catch_warnings():  # "Unable to cleanly shutdown Spark JVM process": we know
+        warnings.simplefilter("ignore")
+        try:
+            sc.stop()  # the JVM side fails fast; this closes the Python-side accumulator server
+        except Exception:
+            log.debug("stopping the dead SparkContext", exc_info=True)
+    gateway = getattr(sc, "_gateway", None)
+    if gateway is not None:
+        try:
+            gateway.shutdown()  # py4j's sockets and (pinned-thread mode) its Python server
+        except Exception:
+            log.debug("closing the dead py4j gateway", exc_info=True)
+    proc = getattr(gateway, "proc", None)
+    if proc is not None:
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(1)  # reap it
+        except (subprocess.TimeoutExpired, OSError):
+            pass
+    with SparkContext._lock:
+        SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    try:
+        from pyspark.sql import SQLContext
+
+        SQLContext._instantiatedContext = None
+    except ImportError:
+        pass
+    _forget_gateway()
 
 
 def _forget_gateway() -> None:

@@ -128,6 +128,7 @@ class SQLInterpreter(Interpreter):
             session = self.spark.get()
         except SparkUnavailable as exc:
             return ExecuteOutcome.failed("SparkUnavailable", str(exc))
+        self.spark.announce(sink)  # the session is a new one: the JVM died since the last cell
         group = f"toree-sql-cell-{self._cell}-{uuid.uuid4().hex[:8]}"
         start_cell_group(session, group, f"Toree SQL cell {self._cell}")
         self._job_group = group
@@ -151,6 +152,9 @@ class SQLInterpreter(Interpreter):
                     if df.columns:  # commands (CREATE, INSERT, ...) have no columns: nothing to show
                         result = dataframe_bundle(df, limit)
                 except Exception as exc:
+                    lost = self.spark.died(exc)
+                    if lost is not None:
+                        return ExecuteOutcome.failed("SparkUnavailable", str(lost), [f"SparkUnavailable: {lost}"])
                     if self._interrupted:
                         break
                     return _failed(exc, index, len(statements))
