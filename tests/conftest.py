@@ -19,6 +19,8 @@ from typing import Any
 import psutil
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))  # support.py, for the test modules (importlib import mode)
+
 SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4"
 
 

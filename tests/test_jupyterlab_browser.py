@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -59,12 +59,6 @@ class Lab:
         return self.log.read_text(errors="replace")[-n:]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def lab(processes, client_env: dict[str, str], tmp_path: Path) -> Iterator[Lab]:
     root = tmp_path / "notebooks"
@@ -84,7 +78,7 @@ def lab(processes, client_env: dict[str, str], tmp_path: Path) -> Iterator[Lab]:
         "nbformat_minor": 5,
     }
     (root / "spark.ipynb").write_text(json.dumps(notebook))
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {  # kernelspecs from JUPYTER_PATH (client_env); no user config, settings or workspaces leak in
         **client_env,
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),

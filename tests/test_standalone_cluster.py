@@ -4,24 +4,18 @@ Python UDFs and Scala closures run in the worker's executor, and %AddJar reaches
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
+from support import cell_value, free_port, installed_kernel
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(420)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def cluster(processes) -> Iterator[str]:
     # No PYSPARK_PYTHON for the worker: the kernel's session manager picks the Python its executors run.
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
     env.pop("PYSPARK_PYTHON", None)
-    port, ui, worker_ui = _free_port(), _free_port(), _free_port()
+    port, ui, worker_ui = free_port(), free_port(), free_port()
     spark_class = str(home / "bin" / "spark-class")
     master = f"spark://127.0.0.1:{port}"
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"toree-cluster-{port}.log"
@@ -58,57 +52,33 @@ def cluster(processes) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def kernel(cluster, tmp_path_factory) -> Iterator:
+def kernel(cluster, tmp_path_factory) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
     prefix = tmp_path_factory.mktemp("cluster-prefix")
     opts = f"--master {cluster} --conf spark.ui.enabled=false --executor-memory 512m --conf spark.driver.host=127.0.0.1"
-    subprocess.run(
-        [sys.executable, "-m", "toree_kernel.cli", "install", f"--prefix={prefix}", "--interpreters=PySpark",
-         f"--spark_opts={opts}"], check=True, capture_output=True)
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(prefix / "share" / "jupyter")  # where KernelManager finds the spec
-    km = KernelManager(kernel_name="apache_toree_pyspark")
-    try:
-        km.start_kernel(env={**os.environ, "TOREE_PROGRESS": "off"})
-    finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH")
-        else:
-            os.environ["JUPYTER_PATH"] = saved
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=60)
-    yield kc, km
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
-
-
-def _value(kc, code: str) -> str:
-    outputs: list[dict] = []
-    reply = kc.execute_interactive(code, output_hook=outputs.append, timeout=240)
-    assert reply["content"]["status"] == "ok", (reply["content"], outputs)
-    return next(m for m in outputs if m["msg_type"] == "execute_result")["content"]["data"]["text/plain"]
+    with installed_kernel(prefix, ["--interpreters=PySpark", f"--spark_opts={opts}"], {"TOREE_PROGRESS": "off"}) as started:
+        yield started
 
 
 def test_python_udfs_and_scala_closures_run_on_the_worker(kernel) -> None:
-    kc, km = kernel
-    assert _value(kc, "sc.master").startswith("'spark://127.0.0.1:")
-    pids = _value(kc, "import os\nsorted(set(sc.parallelize(range(8), 4).map(lambda _: os.getpid()).collect()))")
+    km, kc = kernel
+    assert cell_value(kc, "sc.master").startswith("'spark://127.0.0.1:")
+    pids = cell_value(kc, "import os\nsorted(set(sc.parallelize(range(8), 4).map(lambda _: os.getpid()).collect()))")
     assert str(os.getpid()) not in pids and str(km.provisioner.process.pid) not in pids
     python = "import sys\nsc.parallelize([0], 1).map(lambda _: sys.executable).collect()[0] == sys.executable"
-    assert _value(kc, python) == "True"  # executors run the kernel's Python (PYSPARK_PYTHON from the kernel)
-    executors = _value(kc, "%%Scala\nsc.parallelize(1 to 8, 4).map(_ => org.apache.spark.SparkEnv.get.executorId).collect().toSet.mkString(\",\")")
+    assert cell_value(kc, python) == "True"  # executors run the kernel's Python (PYSPARK_PYTHON from the kernel)
+    executors = cell_value(kc, "%%Scala\nsc.parallelize(1 to 8, 4).map(_ => org.apache.spark.SparkEnv.get.executorId).collect().toSet.mkString(\",\")")
     assert executors and "driver" not in executors
 
 
 def test_add_jar_reaches_the_executor(kernel, tmp_path) -> None:
-    kc, _ = kernel
+    _, kc = kernel
     src = tmp_path / "demo" / "Twice.java"
     src.parent.mkdir()
     src.write_text("package demo; public class Twice { public static int twice(int x) { return 2 * x; } }")
     subprocess.run(["javac", "-d", str(tmp_path / "classes"), str(src)], check=True)
     jar = tmp_path / "twice.jar"
     subprocess.run(["jar", "cf", str(jar), "-C", str(tmp_path / "classes"), "."], check=True)
-    _value(kc, f"%AddJar {jar.as_uri()}\n1")
+    cell_value(kc, f"%AddJar {jar.as_uri()}\n1")
     code = "%%Scala\nsc.parallelize(1 to 4, 2).map(x => (demo.Twice.twice(x), org.apache.spark.SparkEnv.get.executorId)).collect().toList"
-    result = _value(kc, code)
+    result = cell_value(kc, code)
     assert "(2," in result and "(8," in result and "driver" not in result
