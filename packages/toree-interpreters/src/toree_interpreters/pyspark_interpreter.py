@@ -172,6 +172,8 @@ class PySparkInterpreter(Interpreter):
                 return ExecuteOutcome.failed(type(lost).__name__, str(lost), [f"{type(lost).__name__}: {lost}"])
             if self._interrupts:
                 return _interrupted("the cell's Spark jobs were cancelled")
+            if oom := _driver_out_of_memory(exc):
+                return ExecuteOutcome.failed("OutOfMemoryError", oom, [f"OutOfMemoryError: {oom}"])
             if _connect_unsupported(exc, self.spark.session_if_ready):
                 return _failed(self._connect_error(exc), exc.__traceback__)
             return _failed(exc, exc.__traceback__)
@@ -442,6 +444,20 @@ def _connect_unsupported(exc: BaseException, session: Any) -> bool:
         return False
     text = str(exc)
     return "NOT_IMPLEMENTED" in text or "JVM_ATTRIBUTE_NOT_SUPPORTED" in text or "NOT_SUPPORTED_WITH_SPARK_CONNECT" in text
+
+
+def _driver_out_of_memory(exc: BaseException) -> str | None:
+    """A py4j call the driver JVM answered with OutOfMemoryError (the JVM lives on): what to do about it."""
+    if type(exc).__name__ != "Py4JJavaError":
+        return None
+    for line in str(exc).splitlines()[:3]:
+        if "java.lang.OutOfMemoryError" in line:
+            return (
+                f"the Spark driver ran out of memory ({line.strip().lstrip(':').strip()}); the session is still "
+                "usable. Bring less to the driver (limit(), take()) or give it more memory (--driver-memory "
+                "in the Spark options)"
+            )
+    return None
 
 
 def _line_column(code: str, cursor_pos: int) -> tuple[int, int]:
