@@ -141,7 +141,6 @@ TARGETS = [
     *(Target("interrupt", k, 1.0, True, ("interrupt_job_cancelled", True)) for k in ("ours", "ours-scala")),
     *(Target("shutdown", k, 2.0, True, ("shutdown_orphans", 0)) for k in ("ours", "ours-scala")),
 ]
-SKIPPABLE = ["roundtrip", "print_100k", "dataframe", "interrupt", "shutdown"]
 
 
 class Bench:
@@ -189,14 +188,7 @@ def measure(name: str, skip: set[str], log: Path) -> dict[str, Any]:
         content, _ = bench.run("first")
         figures["first_spark_result"] = time.perf_counter() - bench.started
         assert content["status"] == "ok", content
-        steps = [
-            ("roundtrip", measure_roundtrip),
-            ("print_100k", measure_print),
-            ("dataframe", measure_dataframe),
-            ("interrupt", measure_interrupt),
-            ("shutdown", measure_shutdown),
-        ]
-        for step, function in steps:
+        for step, function in STEPS.items():
             if step not in skip:
                 figures.update(function(bench))
         return figures
@@ -273,6 +265,15 @@ def measure_shutdown(bench: Bench) -> dict[str, Any]:
     for proc in alive:
         proc.kill()
     return {"shutdown": elapsed, "shutdown_orphans": len(alive)}
+
+
+STEPS = {  # after start-up, in this order; each can be skipped (--skip)
+    "roundtrip": measure_roundtrip,
+    "print_100k": measure_print,
+    "dataframe": measure_dataframe,
+    "interrupt": measure_interrupt,
+    "shutdown": measure_shutdown,
+}
 
 
 def write_specs(root: Path, names: list[str]) -> None:
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of every kernel, interleaved")
     parser.add_argument("--only", nargs="+", choices=list(KERNELS), help="these kernels only")
-    parser.add_argument("--skip", nargs="*", default=[], choices=SKIPPABLE, help="figures not to measure")
+    parser.add_argument("--skip", nargs="*", default=[], choices=list(STEPS), help="figures not to measure")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "latest.json")
     args = parser.parse_args(argv)
 
