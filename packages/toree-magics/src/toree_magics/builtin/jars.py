@@ -30,7 +30,9 @@ def checked_url(text: str, magic_name: str = "%AddJar") -> urllib.parse.ParseRes
     """A file/http(s) URL, or a MagicError saying what is accepted."""
     url = urllib.parse.urlparse(text)
     if url.scheme.lower() not in URL_SCHEMES or not (url.netloc or url.path):
-        example = f"file://{Path(text).resolve()}" if not url.scheme else "file:///path/to/it"
+        example = "file:///path/to/it"
+        if not url.scheme and "\x00" not in text:  # resolve() raises on a NUL byte
+            example = f"file://{Path(text).resolve()}"
         raise MagicError(
             f"{magic_name} needs a URL (file://, http:// or https://), not {text!r}; for a local path write {example}"
         )
