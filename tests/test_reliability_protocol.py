@@ -407,6 +407,32 @@ def test_fuzzed_messages_never_break_the_kernel(kernel: RawKernel, channel: str)
     assert kernel.counter() == kernel.expected_counter
 
 
+REGRESSIONS = [  # (channel, msg_type, header msg_id, content): each took the kernel down or logged a traceback
+    ("shell", "kernel_info_request", "id-\ud800", {}),  # a lone surrogate echoed in the parent header: exit 1
+    ("shell", "close_request", None, {}),
+    ("shell", "close", None, {}),  # ToreeKernel.close(ctx) was called
+    ("shell", "__init__", None, {}),
+    ("shell", "_comm", None, {"comm_id": "x"}),
+    ("shell", "execute_request", None, {"code": 5}),  # was run as "5"
+    ("shell", "execute_request", None, {"code": "1", "user_expressions": [1]}),  # ran, then AttributeError
+    ("shell", "complete_request", None, {"code": "x", "cursor_pos": "a"}),
+    ("shell", "history_request", None, {"hist_access_type": "tail", "n": 2**70}),  # SQLite OverflowError
+    ("shell", "history_request", None, {"hist_access_type": "range", "session": -(2**80)}),
+    ("control", "execute_request", None, {"code": f"{COUNTER} = -1"}),  # ran on the control thread
+]
+
+
+def test_known_bad_requests_are_rejected_cleanly(kernel: RawKernel) -> None:
+    for channel, msg_type, msg_id, content in REGRESSIONS:
+        header = {"msg_id": msg_id or uuid.uuid4().hex, "session": "s", "username": "u", "date": ""}
+        parts = body(kernel.session, {**header, "msg_type": msg_type, "version": "5.4"}, content)
+        kernel.sockets[channel].send_multipart([DELIM, kernel.session.sign(parts), *parts])
+        kernel.sent["fuzz"] += 1
+        kernel.check_state(channel)
+    assert kernel.counter() == kernel.expected_counter
+    assert "Traceback" not in kernel.log()
+
+
 def test_huge_buffers_and_content(kernel: RawKernel) -> None:
     """Several-MB buffers and content, well-formed and forged: answered or dropped, never fatal."""
     big = os.urandom(4 * 1024 * 1024)

@@ -286,4 +286,6 @@ def _field(content: Any, key: str, kind: type, default: Any) -> Any:
         return default
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ProtocolError(f"content field {key!r} must be {_TYPE_NAMES[kind]}, not {type(value).__name__}")
+    if kind is int and not -(2**63) <= value < 2**63:  # beyond what SQLite (history) or the JVM take
+        raise ProtocolError(f"content field {key!r} is out of range: {value}")
     return value
