@@ -1,0 +1,121 @@
+"""Memory over many cells through the real kernel: cells that create and drop DataFrames must not make
+the kernel's Python process (history, outputs, py4j proxies, progress trackers) or the JVM grow without
+bound. Figures are printed (``-s``): RSS of both processes, the JVM heap in use after a GC, threads.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+from jupyter_client.manager import KernelManager
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(1800)]
+
+CELL = (
+    "df = spark.range(1000).selectExpr('id * 2 as x')\n"
+    "df.createOrReplaceTempView('t')\n"
+    "n = spark.sql('select count(*) from t').collect()[0][0]\n"
+    "del df\n"
+    "n"
+)
+WARM_UP = 100
+MB = 1024 * 1024
+# What the kernel process reports about itself, after a full collection in both runtimes.
+PROBE = """
+import gc, threading
+gc.collect(); spark._jvm.java.lang.System.gc()
+_rt = spark._jvm.java.lang.Runtime.getRuntime()
+(threading.active_count(), int(_rt.totalMemory() - _rt.freeMemory()))
+"""
+
+
+class Kernel:
+    def __init__(self, processes, env: dict[str, str]) -> None:
+        self.km = KernelManager(kernel_name="apache_toree_pyspark")
+        self.km.start_kernel(env=env)
+        processes.started.append(self.km.provisioner.process)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+        self.process = psutil.Process(self.km.provisioner.process.pid)  # type: ignore[union-attr]
+
+    def value(self, code: str) -> str:
+        outputs: list[dict] = []
+        reply = self.kc.execute_interactive(code, output_hook=outputs.append, timeout=300)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        results = [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"]
+        return results[-1]
+
+    def jvm(self) -> psutil.Process:
+        return next(p for p in self.process.children(recursive=True) if "java" in p.name())
+
+    def snapshot(self) -> dict[str, float]:
+        threads, heap = eval(self.value(PROBE))  # a tuple of two ints, printed by the kernel
+        jvm = self.jvm()
+        return {
+            "python_rss": self.process.memory_info().rss / MB,
+            "threads": threads,
+            "jvm_rss": jvm.memory_info().rss / MB,
+            "jvm_heap": heap / MB,
+            "jvm_threads": jvm.num_threads(),
+        }
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        if self.km.is_alive():
+            self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(processes, client_env) -> Iterator[Kernel]:
+    os.environ["JUPYTER_PATH"] = client_env["JUPYTER_PATH"]  # client_env's monkeypatch restores it
+    k = Kernel(processes, client_env)
+    yield k
+    k.close()
+
+
+def show(label: str, before: dict[str, float], after: dict[str, float]) -> None:
+    print(label)
+    for key, unit in (("python_rss", "MB"), ("threads", ""), ("jvm_rss", "MB"), ("jvm_heap", "MB"), ("jvm_threads", "")):
+        print(f"  {key:11} {before[key]:8.1f} {unit:2} -> {after[key]:8.1f} {unit:2}  ({after[key] - before[key]:+.1f})")
+
+
+def run_cells(kernel: Kernel, cells: int) -> tuple[dict[str, float], dict[str, float]]:
+    assert kernel.value("spark.range(1).count()") == "1"
+    for _ in range(WARM_UP):
+        assert kernel.value(CELL) == "1000"
+    before = kernel.snapshot()
+    started = time.monotonic()
+    for _ in range(cells - WARM_UP):
+        assert kernel.value(CELL) == "1000"
+    took = time.monotonic() - started
+    after = kernel.snapshot()
+    show(f"\n{cells} cells, after cell {WARM_UP} -> end ({1000 * took / (cells - WARM_UP):.0f} ms a cell):", before, after)
+    assert after["python_rss"] - before["python_rss"] < 100, (before, after)
+    assert after["threads"] <= before["threads"] + 2, (before, after)  # no thread left per cell (progress, drains)
+    # The JVM's live objects after a full GC: Spark's status store keeps the last 1000 jobs/stages/queries
+    # (spark.ui.retained*), a bounded few MB; more would be a leak.
+    assert after["jvm_heap"] - before["jvm_heap"] < 100, (before, after)
+    return before, after
+
+
+def test_300_cells_of_dataframes_keep_memory_bounded(kernel) -> None:
+    before, after = run_cells(kernel, 300)
+    # Spark's adaptive execution runs each query's stages on cached pools ("shuffle-exchange",
+    # "ResultQueryStageExecution") that start a thread per query until 1024 and keep it 60 s: the JVM's
+    # RSS grows with cells per minute, not with cells (the slow test shows them go).
+    assert after["jvm_rss"] - before["jvm_rss"] < 512, (before, after)
+
+
+@pytest.mark.slow
+def test_1000_cells_of_dataframes_keep_memory_bounded(kernel) -> None:
+    before, after = run_cells(kernel, 1000)
+    time.sleep(75)  # Spark's idle pool threads expire after 60 s
+    idle = kernel.snapshot()
+    show("after 75 s idle (end -> idle):", after, idle)
+    assert idle["jvm_threads"] < before["jvm_threads"] + 50, (before, after, idle)
+    assert idle["python_rss"] - before["python_rss"] < 100, (before, idle)
