@@ -186,15 +186,17 @@ class SparkSessionManager:
         proc = _gateway_process(session)
         if proc is None:
             return None
-        if proc.poll() is None and _connection_error(exc):
-            try:
-                proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                return None
-        code = proc.poll()
-        if code is None:
+        if _connection_error(exc):
+            deadline = time.monotonic() + wait
+            while not _process_ended(proc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if not _process_ended(proc):
             return None
-        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        try:
+            code: int | None = proc.wait(5)  # a JVM with many threads takes a moment to be reapable
+        except subprocess.TimeoutExpired:
+            code = None
+        how = "exit status unknown" if code is None else f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         if code == 52:  # SparkExitCode.OOM
             how += ", out of memory"
         return SparkUnavailable(
@@ -381,7 +383,20 @@ def _jvm_alive(session: Any) -> bool:
     if is_connect(session):
         return True
     proc = _gateway_process(session)
-    return proc is None or proc.poll() is None
+    return proc is None or not _process_ended(proc)
+
+
+def _process_ended(proc: subprocess.Popen[bytes]) -> bool:
+    """The process exited, or is exiting: on Linux a SIGKILLed JVM's main thread is a zombie (state Z)
+    while its other threads still tear down, and only then can it be reaped (``poll()`` says alive)."""
+    if proc.poll() is not None:
+        return True
+    try:
+        with open(f"/proc/{proc.pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False  # no /proc (not Linux): poll() is all there is
+    return state in (b"Z", b"X")
 
 
 def _connection_error(exc: BaseException | None) -> bool:
@@ -419,7 +434,7 @@ def _discard(session: Any) -> None:
         try:
             if proc.stdin is not None:
                 proc.stdin.close()
-            proc.wait(1)  # reap it
+            proc.wait(5)  # reap it
         except (subprocess.TimeoutExpired, OSError):
             pass
     with SparkContext._lock:
