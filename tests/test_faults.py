@@ -118,7 +118,7 @@ def kernel(processes, toree_jupyter_path, tmp_path_factory) -> Iterator[Kernel]:
     env["TOREE_HISTORY_FILE"] = str(tmp_path_factory.mktemp("faults") / "history.sqlite")
     saved = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = env["JUPYTER_PATH"]  # KernelManager finds the spec through it
-    k = Kernel(processes, env)
+    k = Kernel(processes, env, TOREE_PROGRESS="on")  # the progress poller, too, meets the dead JVM
     yield k
     k.close()
     if saved is None:
