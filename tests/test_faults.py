@@ -134,8 +134,10 @@ def env(client_env: dict[str, str]) -> dict[str, str]:
 
 # 1. The Spark JVM dies ------------------------------------------------------------------------------
 def test_pyspark_cell_whose_jvm_is_killed_fails_clearly_and_the_next_cell_gets_a_new_session(kernel) -> None:
-    kernel.ok("x = 21\nspark.range(3).count()")
+    kernel.ok("x = 21\nsc.parallelize(range(4), 2).map(lambda v: v + 1).sum()")  # Python workers under the JVM
     jvm = kernel.jvm()
+    workers = jvm.children(recursive=True)
+    assert workers, "no Python workers under the JVM"
     killer = kill_when_running(jvm, kernel)
     started = time.monotonic()
     content, _ = kernel.run(SLOW_JOB)
@@ -150,6 +152,8 @@ def test_pyspark_cell_whose_jvm_is_killed_fails_clearly_and_the_next_cell_gets_a
     assert NEW_SESSION in stderr
     assert kernel.jvm().pid != jvm.pid
     assert kernel.ok("spark.range(2).count()")[1] == ""  # announced once
+    left = alive_after(workers, timeout=15)  # the dead JVM's Python workers do not linger
+    assert not left, [(p.pid, p.cmdline()[:4]) for p in left]
 
 
 def test_scala_cell_whose_jvm_is_killed_fails_clearly_and_the_repl_is_rebuilt(kernel) -> None:
