@@ -5,9 +5,26 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import jupyter_kernel_test
 import psutil
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
+
+
+class WarmedKernelTests(jupyter_kernel_test.KernelTests):
+    """jupyter_kernel_test gives each request 15 s; the first Spark cell (JVM, Scala compiler) can take
+    longer on a busy 2-core machine, so one untimed, unrecorded cell runs first."""
+
+    warm_up_code = ""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        if cls.warm_up_code:
+            reply = cls.kc.execute_interactive(
+                cls.warm_up_code, store_history=False, timeout=300, output_hook=lambda _: None
+            )
+            assert reply["content"]["status"] == "ok", reply["content"]
 
 
 class Kernel:

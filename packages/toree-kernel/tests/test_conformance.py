@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import jupyter_kernel_test
 import pytest
+from kernel_support import WarmedKernelTests
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 
-class TestPySparkKernelConformance(jupyter_kernel_test.KernelTests):
+class TestPySparkKernelConformance(WarmedKernelTests):
+    warm_up_code = "spark.range(1).count()"
     kernel_name = "apache_toree_pyspark"
     language_name = "python"
     file_extension = ".py"

@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 import time
 
-import jupyter_kernel_test
 import pytest
 from jupyter_client.manager import KernelManager
+from kernel_support import WarmedKernelTests
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 
-class TestScalaKernelConformance(jupyter_kernel_test.KernelTests):
+class TestScalaKernelConformance(WarmedKernelTests):
+    warm_up_code = "spark.range(1).count()"
     kernel_name = "apache_toree_scala"
     language_name = "scala"
     file_extension = ".scala"

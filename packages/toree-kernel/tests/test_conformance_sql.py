@@ -5,15 +5,16 @@ from __future__ import annotations
 import threading
 import time
 
-import jupyter_kernel_test
 import pytest
 from jupyter_client.manager import KernelManager
+from kernel_support import WarmedKernelTests
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 KERNEL = "apache_toree_sql"
 
 
-class TestSQLKernelConformance(jupyter_kernel_test.KernelTests):
+class TestSQLKernelConformance(WarmedKernelTests):
+    warm_up_code = "SELECT 1"
     kernel_name = KERNEL
     language_name = "sql"
     file_extension = ".sql"
