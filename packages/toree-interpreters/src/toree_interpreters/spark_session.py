@@ -210,10 +210,13 @@ class SparkSessionManager:
                 return  # another thread replaced it already
             self._session = None
             self._error = None
-            self._done.clear()
-            self._thread = None
+            self._done.clear()  # get() in other threads waits for the new session (the old thread
+            # object stays until the old session is discarded: nobody starts one meanwhile)
         log.warning("the Spark JVM died; starting a new Spark session")
-        _discard(session)
+        try:
+            _discard(session)
+        except Exception:  # a new session must be started whatever happens here
+            log.exception("forgetting the dead Spark session failed")
         shutil.rmtree(self.repl_class_dir, ignore_errors=True)
         self.repl_class_dir = tempfile.mkdtemp(prefix="toree-repl-classes-")
         self._notice = f"The Spark session was lost (its JVM died); started a new one. {LOST_STATE[0].upper()}{LOST_STATE[1:]}."
@@ -222,6 +225,8 @@ class SparkSessionManager:
                 callback()
             except Exception:
                 log.exception("on_lost callback failed")
+        with self._lock:
+            self._thread = None
         self._start_in_background()
 
     def get(self, timeout: float | None = None) -> SparkSession:
