@@ -193,9 +193,7 @@ class ScalaInterpreter(Interpreter):
         self._repl = None
         self._session = None
         self._streams = self._display = self._jvm_comms = self._thread = self._report = None
-        if self.shared_data._java is not None:  # kernel.data lived in the dead JVM: start an empty one
-            self.shared_data._java = None
-            self.shared_data._local = {}
+        self.shared_data.detach_lost()  # kernel.data lived in the dead JVM: start an empty one
 
     def _start_repl(self) -> None:
         """Create the REPL on first use (it needs the JVM, hence the session)."""

@@ -23,6 +23,11 @@ class SharedData(MutableMapping[str, Any]):
         self._java = java_map
         self._local = {}
 
+    def detach_lost(self) -> bool:
+        """The JVM holding the map died: start empty and in Python again. True if it was attached."""
+        attached, self._java, self._local = self._java is not None, None, {}
+        return attached
+
     @staticmethod
     def _put(java_map: Any, key: str, value: Any) -> None:
         try:
