@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import jupyter_kernel_test
+import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
-from kernel_support import WarmedKernelTests
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 
-class TestPySparkKernelConformance(WarmedKernelTests):
+class TestPySparkKernelConformance(kernel_support.WarmedKernelTests):
     warm_up_code = "spark.range(1).count()"
     kernel_name = "apache_toree_pyspark"
     language_name = "python"

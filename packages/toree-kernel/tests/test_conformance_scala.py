@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 import time
 
+import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
 from jupyter_client.manager import KernelManager
-from kernel_support import WarmedKernelTests
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 
-class TestScalaKernelConformance(WarmedKernelTests):
+class TestScalaKernelConformance(kernel_support.WarmedKernelTests):
     warm_up_code = "spark.range(1).count()"
     kernel_name = "apache_toree_scala"
     language_name = "scala"

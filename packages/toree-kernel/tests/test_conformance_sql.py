@@ -5,15 +5,15 @@ from __future__ import annotations
 import threading
 import time
 
+import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
 from jupyter_client.manager import KernelManager
-from kernel_support import WarmedKernelTests
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 KERNEL = "apache_toree_sql"
 
 
-class TestSQLKernelConformance(WarmedKernelTests):
+class TestSQLKernelConformance(kernel_support.WarmedKernelTests):
     warm_up_code = "SELECT 1"
     kernel_name = KERNEL
     language_name = "sql"
