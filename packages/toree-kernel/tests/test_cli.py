@@ -37,6 +37,13 @@ def _fake_jdk(root: Path, version: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def no_class_sharing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installs here do not build the class-data-sharing archive (a real build takes a minute); the tests
+    of that step below turn it back on with a stand-in for the kernel's Python."""
+    monkeypatch.setenv("TOREE_CLASS_SHARING", "off")
+
+
+@pytest.fixture(autouse=True)
 def jupyter_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Isolated Jupyter directories and a Java 17 JAVA_HOME (fast and independent of the machine)."""
     dirs = {
@@ -290,7 +297,9 @@ def test_sql_spec_is_toree_shaped(tmp_path: Path, capsys: pytest.CaptureFixture[
     }
 
 
-def test_invalid_interpreter_list_installs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_interpreter_list_installs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=sql,PySpark,SparkR")
     assert code == 2
     assert "Traceback" not in err
@@ -359,6 +368,73 @@ def test_remote_is_added_to_the_spark_options_and_needs_no_local_java(
     assert "warning: No Java found" in err and "fine with --remote" in err
     spec = json.loads((spec_dir(prefix) / "kernel.json").read_text())
     assert spec["env"]["__TOREE_SPARK_OPTS__"] == "--conf a=b --remote sc://127.0.0.1:15002"
+
+
+def _fake_python(path: Path, exit_code: int = 0) -> Path:
+    """A stand-in for the kernel's Python: records its arguments and SPARK_HOME, prints an archive path."""
+    path.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$@" > "{path}.args"\n'
+        f'echo "$SPARK_HOME" > "{path}.spark_home"\n'
+        + ("echo /cache/spark-driver-1.jsa\n" if exit_code == 0 else "echo 'no Spark here' >&2\n")
+        + f"exit {exit_code}\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def test_install_prepares_class_sharing_with_the_kernels_python_and_spark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TOREE_CLASS_SHARING")
+    python = _fake_python(tmp_path / "python")
+    (tmp_path / "spark").mkdir()
+    code, out, err = run(
+        capsys,
+        "install",
+        f"--prefix={tmp_path / 'prefix'}",
+        f"--python_exec={python}",
+        f"--spark_home={tmp_path / 'spark'}",
+        "--spark_opts=--master local[2] --driver-class-path '/my jars/a.jar'",
+    )
+    assert code == 0, err
+    assert "class-data-sharing archive" in out and "/cache/spark-driver-1.jsa" in out
+    args = Path(f"{python}.args").read_text().splitlines()
+    assert args == ["-m", "toree_interpreters.class_sharing", "build", "--master", "local[2]",
+                    "--driver-class-path", "/my jars/a.jar"]  # fmt: skip
+    assert Path(f"{python}.spark_home").read_text().strip() == str(tmp_path / "spark")
+
+
+def test_a_failed_class_sharing_build_only_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TOREE_CLASS_SHARING")
+    python = _fake_python(tmp_path / "python", exit_code=1)
+    code, out, err = run(capsys, "install", f"--prefix={tmp_path / 'prefix'}", f"--python_exec={python}")
+    assert code == 0, err
+    assert "warning: could not prepare the class-data-sharing archive (no Spark here)" in err
+    assert (spec_dir(tmp_path / "prefix") / "kernel.json").is_file() and "Installed kernelspec" in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "switch"),
+    [(["--no-class-sharing"], None), (["--remote=sc://127.0.0.1:15002"], None), ([], "off")],
+)
+def test_class_sharing_is_skipped_when_asked_or_useless(
+    flags: list[str],
+    switch: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if switch is None:
+        monkeypatch.delenv("TOREE_CLASS_SHARING")
+    python = _fake_python(tmp_path / "python")
+    code, out, err = run(
+        capsys, "install", f"--prefix={tmp_path / 'prefix'}", f"--python_exec={python}", *flags
+    )
+    assert code == 0, err
+    assert "class-data-sharing" not in out + err and not Path(f"{python}.args").exists()
 
 
 def test_install_refuses_old_java(

@@ -12,6 +12,7 @@ and SQL work; what needs the driver JVM in this process (Scala, ``sc``/RDDs, ``%
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -25,10 +26,11 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import java
+from .submit_args import conf_pairs, option_values
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -128,13 +130,8 @@ class SparkSessionManager:
     @property
     def remote(self) -> str | None:
         """The Spark Connect URL: ``--remote URL`` in the spark options (the last one), else ``SPARK_REMOTE``."""
-        url = None
-        for i, arg in enumerate(self.spark_args):
-            if arg == "--remote" and i + 1 < len(self.spark_args):
-                url = self.spark_args[i + 1]
-            elif arg.startswith("--remote="):
-                url = arg.split("=", 1)[1]
-        return url or os.environ.get("SPARK_REMOTE") or None
+        urls = option_values(self.spark_args, "--remote")
+        return (urls[-1] if urls else None) or os.environ.get("SPARK_REMOTE") or None
 
     def classic(self, feature: str) -> SparkSession:
         """The session, for ``feature`` that needs the driver JVM here; SparkConnectUnsupported on Connect."""
@@ -284,7 +281,13 @@ class SparkSessionManager:
                 builder = builder.config(key, value)
         for key, value in self.conf.items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        from . import class_sharing  # not at import: `python -m toree_interpreters.class_sharing` runs it
+
+        sharing = class_sharing.java_options(self.spark_args)
+        if sharing:
+            log.info("the driver JVM uses the class-data-sharing archive %s", sharing[0].partition("=")[2])
+        with _submit_opts(sharing):
+            return builder.getOrCreate()
 
     def _build_remote(self, url: str) -> SparkSession:
         """A Spark Connect session; of the spark-submit options only ``--conf k=v`` means anything here."""
@@ -295,7 +298,7 @@ class SparkSessionManager:
         except ImportError as exc:
             raise SparkUnavailable(f"the Spark Connect client needs pyspark[connect] installed: {exc}") from None
         _check_reachable(url)
-        confs = dict(_conf_args(self.spark_args))
+        confs = dict(conf_pairs(self.spark_args))
         confs.update(self.conf)
         builder = SparkSession.builder.remote(url)
         for key, value in confs.items():
@@ -367,15 +370,19 @@ def _check_reachable(url: str, timeout: float = 10.0) -> None:
         raise SparkUnavailable(f"cannot reach the Spark Connect server at {parsed.hostname}:{port}: {exc}") from None
 
 
-def _conf_args(args: Sequence[str]) -> list[tuple[str, str]]:
-    """The ``--conf k=v`` / ``--conf=k=v`` pairs of spark-submit arguments."""
-    found = []
-    for i, arg in enumerate(args):
-        value = args[i + 1] if arg == "--conf" and i + 1 < len(args) else arg[7:] if arg.startswith("--conf=") else ""
-        if "=" in value:
-            key, _, val = value.partition("=")
-            found.append((key.strip(), val))
-    return found
+@contextlib.contextmanager
+def _submit_opts(options: Sequence[str]) -> Iterator[None]:
+    """Put JVM options before the user's SPARK_SUBMIT_OPTS (theirs win) while pyspark launches the JVM."""
+    saved = os.environ.get("SPARK_SUBMIT_OPTS")
+    if options:
+        os.environ["SPARK_SUBMIT_OPTS"] = " ".join([shlex.join(options), saved or ""]).strip()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SPARK_SUBMIT_OPTS", None)
+        else:
+            os.environ["SPARK_SUBMIT_OPTS"] = saved
 
 
 def _gateway_process(session: Any) -> subprocess.Popen[bytes] | None:
