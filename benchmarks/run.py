@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -31,6 +32,8 @@ from typing import Any
 
 import psutil
 from jupyter_client.manager import KernelManager
+
+from toree_interpreters import class_sharing
 
 SPARK_ARGS = "--master local[*] --conf spark.ui.enabled=false"
 ROUNDTRIPS = 200
@@ -374,6 +377,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def prepare_class_sharing(wanted: bool) -> str:
+    """What `toree install` does for our kernels: build the driver JVM's class-data-sharing archive once."""
+    if not wanted:
+        os.environ[class_sharing.SWITCH_ENV] = "off"  # our kernels' environment; the others ignore it
+        return "class-data-sharing: off (--no-class-sharing)"
+    started = time.perf_counter()
+    path = class_sharing.build(shlex.split(SPARK_ARGS))
+    return f"class-data-sharing archive: {path} (ready after {time.perf_counter() - started:.0f} s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -381,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of every kernel, interleaved")
     parser.add_argument("--only", nargs="+", choices=list(KERNELS), help="these kernels only")
     parser.add_argument("--skip", nargs="*", default=[], choices=list(STEPS), help="figures not to measure")
+    parser.add_argument(
+        "--no-class-sharing",
+        dest="class_sharing",
+        action="store_false",
+        help="our kernels without the driver JVM's class-data-sharing archive (which `toree install` builds)",
+    )
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "latest.json")
     args = parser.parse_args(argv)
 
@@ -390,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     if "toree" in names and (problem := toree_problem()):
         print(f"Apache Toree: skipped: {problem}")
         names.remove("toree")
+    if {"ours", "ours-scala"} & set(names):
+        print(prepare_class_sharing(args.class_sharing), flush=True)
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     load = [os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
