@@ -71,8 +71,12 @@ def test_prune_keeps_the_newest_archives(tmp_path: Path) -> None:
         archive.write_bytes(b"x")
         os.utime(archive, (1000 + i, 1000 + i))
     (tmp_path / "unrelated.txt").write_text("kept")
+    (tmp_path / ".building-1-spark-driver-a.jsa").write_bytes(b"left by a build that timed out")
+    os.utime(tmp_path / ".building-1-spark-driver-a.jsa", (1000, 1000))
+    (tmp_path / ".building-2-spark-driver-b.jsa").write_bytes(b"being written now")
     class_sharing._prune(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".building-2-spark-driver-b.jsa",
         "spark-driver-2.jsa",
         "spark-driver-3.jsa",
         "spark-driver-4.jsa",

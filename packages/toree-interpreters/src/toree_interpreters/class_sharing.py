@@ -18,7 +18,7 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -113,9 +113,7 @@ def build(spark_args: Sequence[str] = (), *, timeout: float = 600.0) -> Path:
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, pending = tempfile.mkstemp(prefix=".building-", suffix=".jsa", dir=target.parent)
-    os.close(fd)
-    os.unlink(pending)  # the JVM creates it at exit
+    pending = target.with_name(f".building-{os.getpid()}-{target.name}")  # the JVM writes it at exit
     class_path_args: list[str] = []  # the rest of the options do not change the JVM's class path
     for value in option_values(spark_args, "--driver-class-path"):
         class_path_args += ["--driver-class-path", value]
@@ -137,23 +135,24 @@ def build(spark_args: Sequence[str] = (), *, timeout: float = 600.0) -> Path:
     ]
     try:
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        if proc.returncode != 0 or not os.path.isfile(pending) or os.path.getsize(pending) < _MIN_SIZE:
+        if proc.returncode != 0 or not pending.is_file() or pending.stat().st_size < _MIN_SIZE:
             detail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
             raise RuntimeError(f"the archiving Spark session did not write an archive ({detail})")
         os.replace(pending, target)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"the archiving Spark session took more than {timeout:.0f} s") from None
     finally:
-        if os.path.exists(pending):
-            os.unlink(pending)
+        pending.unlink(missing_ok=True)
     _prune(target.parent)
     return target
 
 
 def _prune(directory: Path) -> None:
-    """Keep the newest few archives: each Java/Spark upgrade leaves one behind."""
+    """Keep the newest few archives (each Java/Spark upgrade leaves one behind), and no half-written one
+    of a build that timed out (its JVM may still write after the build gave up) once it is an hour old."""
     archives = sorted(directory.glob("spark-driver-*.jsa"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in archives[_KEEP:]:
+    stale = [p for p in directory.glob(".building-*") if p.stat().st_mtime < time.time() - 3600]
+    for old in archives[_KEEP:] + stale:
         old.unlink(missing_ok=True)
 
 
@@ -205,7 +204,10 @@ def _archiving_session(timeout: float, class_path_args: Sequence[str]) -> int:
     if outcome.status != "ok":
         log.warning("the Scala part of the archiving session failed: %s", outcome.error)
     manager.stop(timeout=timeout)
-    return 0 if proc is not None and proc.returncode == 0 else 1
+    if proc is None or proc.returncode != 0:
+        print(f"the Spark JVM did not exit normally ({proc and proc.returncode})", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str]) -> int:
