@@ -5,6 +5,7 @@ bound. Figures are printed (``-s``): RSS of both processes, the JVM heap in use 
 
 from __future__ import annotations
 
+import ast
 import os
 import time
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ class Kernel:
         return next(p for p in self.process.children(recursive=True) if "java" in p.name())
 
     def snapshot(self) -> dict[str, float]:
-        threads, heap = eval(self.value(PROBE))  # a tuple of two ints, printed by the kernel
+        threads, heap = ast.literal_eval(self.value(PROBE))  # a tuple of two ints, printed by the kernel
         jvm = self.jvm()
         return {
             "python_rss": self.process.memory_info().rss / MB,
