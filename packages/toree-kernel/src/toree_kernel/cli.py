@@ -172,8 +172,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--no_class_sharing",
         dest="class_sharing",
         action="store_false",
-        help="do not prepare the class-data-sharing archive that starts Spark ~2 s faster "
-        "(built once per Java and Spark install, ~30 s; TOREE_CLASS_SHARING=off also skips it)",
+        help="do not prepare the class-data-sharing archive that makes Spark start seconds faster "
+        "(built once per Java and Spark install, about a minute; TOREE_CLASS_SHARING=off also skips it)",
     )
     install.set_defaults(run=_install)
 
@@ -337,11 +337,12 @@ def _prepare_class_sharing(args: argparse.Namespace, spark_opts: str) -> None:
     except (OSError, ValueError) as exc:  # ValueError: unbalanced quotes in --spark_opts
         _warn(f"could not prepare the class-data-sharing archive ({exc}); kernels start without it")
         return
-    if proc.returncode != 0:
+    printed = proc.stdout.strip().splitlines()  # the last line is the path
+    if proc.returncode != 0 or not printed:
         reason = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
         _warn(f"could not prepare the class-data-sharing archive ({reason}); kernels start without it")
         return
-    path = Path(proc.stdout.strip().splitlines()[-1])
+    path = Path(printed[-1])
     size = path.stat().st_size / 1e6 if path.is_file() else 0
     print(f"  {path} ({size:.0f} MB, {time.perf_counter() - started:.0f} s)")
 
