@@ -28,7 +28,9 @@ def installed_kernel(
 ) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
     """``toree install --prefix=PREFIX *install_args``, then that kernel started and ready; shut down afterwards."""
     subprocess.run(
-        [sys.executable, "-m", "toree_kernel.cli", "install", f"--prefix={prefix}", *install_args],
+        # No class-sharing build here: kernels use the archive when the session install (conftest) or
+        # test_class_sharing built one for this Spark; a Connect-only env need not spend a minute on one.
+        [sys.executable, "-m", "toree_kernel.cli", "install", f"--prefix={prefix}", "--no-class-sharing", *install_args],
         check=True,
         capture_output=True,
     )
