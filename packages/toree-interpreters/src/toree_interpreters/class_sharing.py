@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import java
-from .submit_args import conf_pairs, option_values
+from .submit_args import conf_pairs, option_values, prepend_opts
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +62,7 @@ def archive_path(spark_args: Sequence[str] = (), env: Mapping[str, str] | None =
         parts += sorted(_file_id(jar) for jar in jars.iterdir())
     except OSError:
         return None
-    parts += option_values(spark_args, "--driver-class-path")
-    parts += [value for key, value in conf_pairs(spark_args) if key == "spark.driver.extraClassPath"]
+    parts += _class_path_args(spark_args)
     parts += [env.get("SPARK_DIST_CLASSPATH", ""), env.get("SPARK_CONF_DIR", "")]
     key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
     return cache_dir(env) / f"spark-driver-{key}.jsa"
@@ -114,16 +112,10 @@ def build(spark_args: Sequence[str] = (), *, timeout: float = 600.0) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     pending = target.with_name(f".building-{os.getpid()}-{target.name}")  # the JVM writes it at exit
-    class_path_args: list[str] = []  # the rest of the options do not change the JVM's class path
-    for value in option_values(spark_args, "--driver-class-path"):
-        class_path_args += ["--driver-class-path", value]
-    for key, value in conf_pairs(spark_args):
-        if key == "spark.driver.extraClassPath":
-            class_path_args += ["--conf", f"{key}={value}"]
     env = dict(os.environ)
     env[SWITCH_ENV] = "off"  # the child archives; it must not also use an archive
-    env["SPARK_SUBMIT_OPTS"] = shlex.join([f"-XX:ArchiveClassesAtExit={pending}", *QUIET]) + (
-        " " + env["SPARK_SUBMIT_OPTS"] if env.get("SPARK_SUBMIT_OPTS") else ""
+    env["SPARK_SUBMIT_OPTS"] = prepend_opts(
+        [f"-XX:ArchiveClassesAtExit={pending}", *QUIET], env.get("SPARK_SUBMIT_OPTS")
     )
     command = [
         sys.executable,
@@ -131,7 +123,7 @@ def build(spark_args: Sequence[str] = (), *, timeout: float = 600.0) -> Path:
         "toree_interpreters.class_sharing",
         "archive",
         str(timeout),
-        *class_path_args,
+        *_class_path_args(spark_args),
     ]
     try:
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
@@ -145,6 +137,17 @@ def build(spark_args: Sequence[str] = (), *, timeout: float = 600.0) -> Path:
         pending.unlink(missing_ok=True)
     _prune(target.parent)
     return target
+
+
+def _class_path_args(spark_args: Sequence[str]) -> list[str]:
+    """The options that change the driver JVM's class path (the archive depends on them, and on no other)."""
+    found: list[str] = []
+    for value in option_values(spark_args, "--driver-class-path"):
+        found += ["--driver-class-path", value]
+    for key, value in conf_pairs(spark_args):
+        if key == "spark.driver.extraClassPath":
+            found += ["--conf", f"{key}={value}"]
+    return found
 
 
 def _prune(directory: Path) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import java
-from .submit_args import conf_pairs, option_values
+from .submit_args import conf_pairs, option_values, prepend_opts
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -375,7 +375,7 @@ def _submit_opts(options: Sequence[str]) -> Iterator[None]:
     """Put JVM options before the user's SPARK_SUBMIT_OPTS (theirs win) while pyspark launches the JVM."""
     saved = os.environ.get("SPARK_SUBMIT_OPTS")
     if options:
-        os.environ["SPARK_SUBMIT_OPTS"] = " ".join([shlex.join(options), saved or ""]).strip()
+        os.environ["SPARK_SUBMIT_OPTS"] = prepend_opts(options, saved)
     try:
         yield
     finally:

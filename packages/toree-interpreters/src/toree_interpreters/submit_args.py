@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 
@@ -23,3 +24,8 @@ def conf_pairs(args: Sequence[str]) -> list[tuple[str, str]]:
         for key, sep, value in (item.partition("=") for item in option_values(args, "--conf"))
         if sep
     ]
+
+
+def prepend_opts(options: Sequence[str], existing: str | None) -> str:
+    """JVM options put before an existing ``SPARK_SUBMIT_OPTS`` value, so that the user's own options win."""
+    return " ".join([shlex.join(options), existing or ""]).strip()
