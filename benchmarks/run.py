@@ -33,7 +33,8 @@ from typing import Any
 import psutil
 from jupyter_client.manager import KernelManager
 
-from toree_interpreters import class_sharing
+from toree_interpreters import archive_builder
+from toree_interpreters.spark import class_sharing
 
 SPARK_ARGS = "--master local[*] --conf spark.ui.enabled=false"
 ROUNDTRIPS = 200
@@ -383,7 +384,7 @@ def prepare_class_sharing(wanted: bool) -> str:
         os.environ[class_sharing.SWITCH_ENV] = "off"  # our kernels' environment; the others ignore it
         return "class-data-sharing: off (--no-class-sharing)"
     started = time.perf_counter()
-    path = class_sharing.build(shlex.split(SPARK_ARGS))
+    path = archive_builder.build(shlex.split(SPARK_ARGS))
     return f"class-data-sharing archive: {path} (ready after {time.perf_counter() - started:.0f} s)"
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from toree_interpreters import class_sharing
-from toree_interpreters.submit_args import conf_pairs, option_values
+from toree_interpreters import archive_builder
+from toree_interpreters.spark import class_sharing
+from toree_interpreters.spark.submit_args import conf_pairs, option_values
 
 
 def test_option_values_and_conf_pairs_read_both_spellings() -> None:
@@ -74,7 +75,7 @@ def test_prune_keeps_the_newest_archives(tmp_path: Path) -> None:
     (tmp_path / ".building-1-spark-driver-a.jsa").write_bytes(b"left by a build that timed out")
     os.utime(tmp_path / ".building-1-spark-driver-a.jsa", (1000, 1000))
     (tmp_path / ".building-2-spark-driver-b.jsa").write_bytes(b"being written now")
-    class_sharing._prune(tmp_path)
+    class_sharing.prune(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".building-2-spark-driver-b.jsa",
         "spark-driver-2.jsa",
@@ -86,14 +87,14 @@ def test_prune_keeps_the_newest_archives(tmp_path: Path) -> None:
 
 
 def test_main_without_a_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert class_sharing.main([]) == 2
+    assert archive_builder.main([]) == 2
     assert "usage:" in capsys.readouterr().err
 
 
 _SESSION = textwrap.dedent(
     """
     import sys
-    from toree_interpreters.spark_session import SparkSessionManager
+    from toree_interpreters.spark.session import SparkSessionManager
     log = sys.argv[1]
     manager = SparkSessionManager(
         ["--master", "local[1]", "--driver-java-options", f"-Xlog:class+load=info:file={log}"], init_mode="lazy"
@@ -124,10 +125,10 @@ def _classes_from_archive(tmp_path: Path, name: str, env: dict[str, str]) -> tup
 def test_built_archive_is_used_by_the_next_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The user's cache: the tests' kernels and this test share one build per Java/Spark (it takes ~1 min).
     monkeypatch.delenv(class_sharing.SWITCH_ENV, raising=False)
-    path = class_sharing.build([])
+    path = archive_builder.build([])
     assert path == class_sharing.archive_path([]) and path.stat().st_size > 10 << 20
     assert not list(path.parent.glob(".building-*"))  # nothing half-written left behind
-    assert class_sharing.build([]) == path  # built once
+    assert archive_builder.build([]) == path  # built once
 
     shared, from_jars = _classes_from_archive(tmp_path, "on", dict(os.environ))
     assert shared > 2000 and from_jars < 0.05 * shared, (shared, from_jars)
@@ -140,4 +141,4 @@ def test_build_without_java_says_so(
 ) -> None:
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
     with pytest.raises(RuntimeError, match="no Java or no Spark"):
-        class_sharing.build([])
+        archive_builder.build([])

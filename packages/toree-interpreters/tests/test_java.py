@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from toree_interpreters import java as jv
+from toree_interpreters.spark import java as jv
 
 
 def fake_java(directory: Path, output: str, *, exit_code: int = 0) -> Path:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from toree_interpreters.contract import OutputOptions
-from toree_interpreters.progress import (
+from toree_interpreters.spark.progress import (
     JobProgress,
     JobProgressInfo,
     Snapshot,

@@ -10,7 +10,7 @@ import pytest
 from interp_support import SPARK_ARGS, CollectingSink
 
 from toree_interpreters import PySparkInterpreter, SparkSessionManager, SparkUnavailable
-from toree_interpreters.java import required_java
+from toree_interpreters.spark.java import required_java
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(180)]
 

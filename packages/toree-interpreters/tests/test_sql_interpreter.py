@@ -11,8 +11,8 @@ import pytest
 from interp_support import CollectingSink
 
 from toree_interpreters import OutputOptions, SparkSessionManager, SQLInterpreter
-from toree_interpreters.sql_interpreter import split_statements
-from toree_interpreters.tables import fetch, to_text
+from toree_interpreters.spark.tables import fetch, to_text
+from toree_interpreters.sql.interpreter import split_statements
 
 spark = pytest.mark.spark
 PEOPLE = (

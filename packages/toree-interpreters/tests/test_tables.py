@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import Row  # a plain Python class: no JVM
 
-from toree_interpreters.tables import Table, format_value, to_csv, to_html, to_json, to_text
+from toree_interpreters.spark.tables import Table, format_value, to_csv, to_html, to_json, to_text
 
 PEOPLE = Table([("id", "bigint"), ("name", "string")], [[1, "ada"], [2, None]])
 

@@ -400,7 +400,7 @@ def test_install_prepares_class_sharing_with_the_kernels_python_and_spark(
     assert code == 0, err
     assert "class-data-sharing archive" in out and "/cache/spark-driver-1.jsa" in out
     args = Path(f"{python}.args").read_text().splitlines()
-    assert args == ["-m", "toree_interpreters.class_sharing", "build", "--master", "local[2]",
+    assert args == ["-m", "toree_interpreters.archive_builder", "build", "--master", "local[2]",
                     "--driver-class-path", "/my jars/a.jar"]  # fmt: skip
     assert Path(f"{python}.spark_home").read_text().strip() == str(tmp_path / "spark")
 
@@ -635,7 +635,7 @@ def test_real_java_check_passes_on_this_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """No fake JAVA_HOME: the machine's own Java (17 here) must satisfy the installed pyspark."""
-    from toree_interpreters import java as jv
+    from toree_interpreters.spark import java as jv
 
     monkeypatch.delenv("JAVA_HOME")
     if REAL_JAVA_HOME:

@@ -18,11 +18,11 @@ from .contract import (
     OutputSink,
     StdinNotAllowed,
 )
-from .pyspark_interpreter import PySparkInterpreter
-from .scala_interpreter import ScalaInterpreter
+from .python import PySparkInterpreter
+from .scala import ScalaInterpreter
 from .shared_data import SharedData
-from .spark_session import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable
-from .sql_interpreter import SQLInterpreter
+from .spark import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable
+from .sql import SQLInterpreter
 
 __all__ = [
     "Completion",

@@ -13,7 +13,7 @@ from typing import Any
 from .comms import CommManager
 from .contract import MimeBundle, OutputSink
 from .display import mime_bundle
-from .spark_session import SparkSessionManager
+from .spark.session import SparkSessionManager
 
 
 class DisplayHandle:

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from toree_interpreters import class_sharing
-from toree_interpreters import java as javacheck
+from toree_interpreters.spark import class_sharing
+from toree_interpreters.spark import java as javacheck
 
 from . import __version__
 from . import kernelspecs as ks
@@ -328,7 +328,7 @@ def _prepare_class_sharing(args: argparse.Namespace, spark_opts: str) -> None:
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [python, "-m", "toree_interpreters.class_sharing", "build", *shlex.split(spark_opts)],
+            [python, "-m", "toree_interpreters.archive_builder", "build", *shlex.split(spark_opts)],
             env=env,
             capture_output=True,
             text=True,

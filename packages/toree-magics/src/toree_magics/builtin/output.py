@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from toree_interpreters import ExecuteOutcome, tables
+from toree_interpreters import ExecuteOutcome
+from toree_interpreters.spark import tables
 
 from ..magic import ArgumentParser, MagicContext, MagicError, magic
 

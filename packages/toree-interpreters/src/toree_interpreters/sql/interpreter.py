@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import sqlparse
 
-from .contract import (
+from ..contract import (
     Completion,
     ExecuteOutcome,
     Interpreter,
@@ -31,9 +31,9 @@ from .contract import (
     OutputOptions,
     OutputSink,
 )
-from .progress import JobProgress
-from .pyspark_interpreter import _cancel_active_jobs
-from .spark_session import (
+from ..python.interpreter import _cancel_active_jobs
+from ..spark.progress import JobProgress
+from ..spark.session import (
     SparkSessionManager,
     SparkUnavailable,
     cancel_cell_group,
@@ -41,7 +41,7 @@ from .spark_session import (
     is_connect,
     start_cell_group,
 )
-from .tables import dataframe_bundle
+from ..spark.tables import dataframe_bundle
 
 log = logging.getLogger(__name__)
 

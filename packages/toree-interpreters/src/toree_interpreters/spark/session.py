@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import java
+from . import class_sharing, java
 from .submit_args import conf_pairs, option_values, prepend_opts
 
 if TYPE_CHECKING:
@@ -154,6 +154,13 @@ class SparkSessionManager:
         """The session if it is up and its JVM alive, without starting or waiting for it."""
         session = self._session
         return session if session is not None and _jvm_alive(session) else None
+
+    @property
+    def driver_process(self) -> subprocess.Popen[bytes] | None:
+        """The Spark driver JVM this process launched (None before the session, on Spark Connect, or when
+        pyspark attached to a JVM it did not start)."""
+        session = self._session
+        return None if session is None or is_connect(session) else _gateway_process(session)
 
     # A dead JVM -----------------------------------------------------------------------------------
     def on_lost(self, callback: Callable[[], None]) -> None:
@@ -281,7 +288,6 @@ class SparkSessionManager:
                 builder = builder.config(key, value)
         for key, value in self.conf.items():
             builder = builder.config(key, value)
-        from . import class_sharing  # not at import: `python -m toree_interpreters.class_sharing` runs it
 
         sharing = class_sharing.java_options(self.spark_args)
         if sharing:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .contract import MimeBundle, OutputOptions, OutputSink
+from ..contract import MimeBundle, OutputOptions, OutputSink
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .contract import MimeBundle
+from ..contract import MimeBundle
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -21,9 +21,8 @@ from typing import Any
 
 import attrs
 
-from . import tables
-from .comms import CommManager, ToreeComm
-from .contract import (
+from ..comms import CommManager, ToreeComm
+from ..contract import (
     Completion,
     ExecuteOutcome,
     Interpreter,
@@ -33,9 +32,10 @@ from .contract import (
     OutputOptions,
     OutputSink,
 )
-from .progress import JobProgress
-from .shared_data import SharedData
-from .spark_session import SparkSessionManager, SparkUnavailable
+from ..shared_data import SharedData
+from ..spark import tables
+from ..spark.progress import JobProgress
+from ..spark.session import SparkSessionManager, SparkUnavailable
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 0.05

@@ -26,9 +26,8 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
-from . import tables
-from .comms import CommManager
-from .contract import (
+from ..comms import CommManager
+from ..contract import (
     Completion,
     ExecuteOutcome,
     Interpreter,
@@ -39,10 +38,11 @@ from .contract import (
     OutputSink,
     StdinNotAllowed,
 )
-from .display import mime_bundle
-from .kernel_api import KernelAPI
-from .progress import JobProgress
-from .spark_session import (
+from ..display import mime_bundle
+from ..kernel_api import KernelAPI
+from ..spark import tables
+from ..spark.progress import JobProgress
+from ..spark.session import (
     SparkConnectUnsupported,
     SparkSessionManager,
     SparkUnavailable,
@@ -51,7 +51,7 @@ from .spark_session import (
     is_connect,
     start_cell_group,
 )
-from .streams import SinkStream
+from ..streams import SinkStream
 
 log = logging.getLogger(__name__)
 
