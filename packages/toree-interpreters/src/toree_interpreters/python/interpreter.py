@@ -19,10 +19,8 @@ import logging
 import os
 import sys
 import threading
-import time
 import traceback
 import types
-import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -41,23 +39,15 @@ from ..contract import (
 from ..display import mime_bundle
 from ..kernel_api import KernelAPI
 from ..spark import tables
-from ..spark.progress import JobProgress
-from ..spark.session import (
-    SparkConnectUnsupported,
-    SparkSessionManager,
-    SparkUnavailable,
-    cancel_cell_group,
-    end_cell_group,
-    is_connect,
-    start_cell_group,
-)
+from ..spark.cell import SparkCell
+from ..spark.errors import cancelled, lost, shorten
+from ..spark.session import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable, is_connect
 from ..streams import SinkStream
 
 log = logging.getLogger(__name__)
 
 SPARK_NAMES = frozenset({"spark", "sc", "sqlContext"})
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
-_MAX_EVALUE_LINES = 12
 
 
 class PySparkInterpreter(Interpreter):
@@ -83,12 +73,10 @@ class PySparkInterpreter(Interpreter):
         self.spark = spark
         self.comms = comms if comms is not None else CommManager()
         self.options = options if options is not None else OutputOptions()
-        self._progress: JobProgress | None = None  # the running cell's Spark job progress display
         self._sink: OutputSink | None = None  # the current (or last) cell's sink
         self._cell = 0
         self._exec_thread: int | None = None  # set while a cell runs
-        self._job_group: str | None = None
-        self._interrupts = 0
+        self._spark_cell: SparkCell | None = None  # the running cell's job group, progress, interrupt
         self._raised = False
         self._raise_lock = threading.Lock()
         self._originals: tuple[Any, ...] | None = None  # stdout, stderr, getpass, comm hooks we replaced
@@ -147,8 +135,8 @@ class PySparkInterpreter(Interpreter):
             return _failed(exc, exc.__traceback__, syntax=True)
 
         self._sink = sink
-        self._interrupts = 0
         self._raised = False
+        cell = self._spark_cell = SparkCell(self.spark, sink, self.options, language="python")
         self._exec_thread = threading.get_ident()  # from here on, interrupts apply (also while Spark starts)
         value = None
         data: MimeBundle = {}
@@ -156,24 +144,23 @@ class PySparkInterpreter(Interpreter):
         try:
             if _uses_names(body, last, SPARK_NAMES) or self.spark.is_ready:
                 self._bind_spark()
-            self._start_job_group()
+            session = self.spark.session_if_ready
+            if session is not None:
+                cell.attach(session)  # the cell's jobs in its own group, their progress shown
             exec(body, self.namespace)
             if last is not None:
                 value = eval(last, self.namespace)
             if value is not None:  # a DataFrame fetches its rows here: in the cell's job group
                 data, metadata = self._bundle(value)
         except KeyboardInterrupt:
-            return _interrupted("the cell was interrupted")
+            return cancelled("the cell was interrupted")
         except SparkUnavailable as exc:
-            return ExecuteOutcome.failed(type(exc).__name__, str(exc))
+            return lost(exc)
         except BaseException as exc:
-            lost = self.spark.died(exc)
-            if lost is not None:  # not py4j's traceback: what happened, and what happens next
-                return ExecuteOutcome.failed(type(lost).__name__, str(lost), [f"{type(lost).__name__}: {lost}"])
-            if self._interrupts:
-                return _interrupted("the cell's Spark jobs were cancelled")
-            if oom := _driver_out_of_memory(exc):
-                return ExecuteOutcome.failed("OutOfMemoryError", oom, [f"OutOfMemoryError: {oom}"])
+            # Not py4j's traceback when Spark is why: what happened, and what happens next.
+            spark_failure = cell.failure(exc)
+            if spark_failure is not None:
+                return spark_failure
             if _connect_unsupported(exc, self.spark.session_if_ready):
                 return _failed(self._connect_error(exc), exc.__traceback__)
             return _failed(exc, exc.__traceback__)
@@ -182,7 +169,7 @@ class PySparkInterpreter(Interpreter):
                 self._exec_thread = None
                 if self._raised:
                     _set_async_exc(threading.get_ident(), None)  # drop one not delivered yet
-            self._end_job_group()
+            cell.end()
         if value is None:
             return ExecuteOutcome()
         self.namespace["_"] = value
@@ -233,41 +220,6 @@ class PySparkInterpreter(Interpreter):
             except Exception:  # removed in some Spark versions: spark is what people use now
                 pass
 
-    def _start_job_group(self) -> None:
-        session = self.spark.session_if_ready
-        self._job_group = None
-        if session is None:
-            return
-        group = f"toree-cell-{self._cell}-{uuid.uuid4().hex[:8]}"
-        try:
-            start_cell_group(session, group, f"Toree cell {self._cell}")
-            self._job_group = group
-        except Exception:
-            log.warning("could not set the Spark job group", exc_info=True)
-        if self._job_group and self._sink is not None and not is_connect(session):
-            self._progress = JobProgress.for_cell(
-                lambda: self.spark.session_if_ready,
-                self._job_group,
-                self._sink,
-                self.options,
-                interrupted=lambda: self._interrupts > 0,
-            )
-            if self._progress is not None:
-                self._progress.start()
-
-    def _end_job_group(self) -> None:
-        progress, self._progress = self._progress, None
-        if progress is not None:
-            progress.stop()  # publishes the final state before the cell's result
-        session = self.spark.session_if_ready
-        if self._job_group and session is not None:
-            try:
-                if self._interrupts and is_connect(session):  # the server may still run what the cell left
-                    cancel_cell_group(session, self._job_group)
-                end_cell_group(session, self._job_group)
-            except Exception:
-                log.debug("could not clear the job group", exc_info=True)
-
     def _input(self, prompt: str = "", password: bool = False) -> str:
         sink = self._sink
         if sink is None:
@@ -279,17 +231,20 @@ class PySparkInterpreter(Interpreter):
 
     # Interrupt ------------------------------------------------------------------------------------
     def interrupt(self) -> None:
-        tid = self._exec_thread
-        if tid is None:
+        """Cancel the cell's Spark jobs (as they start, too) and raise KeyboardInterrupt in its Python
+        code as soon as it is out of the JVM: raising inside py4j would break the connection."""
+        tid, cell, number = self._exec_thread, self._spark_cell, self._cell
+        if tid is None or cell is None:
             return
-        self._interrupts += 1
-        if self._interrupts == 1:
-            threading.Thread(
-                target=self._enforce_interrupt, args=(tid, self._cell), name="interrupt", daemon=True
-            ).start()
-            if _in_jvm_call(tid):
-                return  # raising inside py4j breaks the connection: the watcher takes over
-        self._raise_in(tid, self._cell)
+        first = not cell.interrupted
+        cell.interrupt(on_tick=lambda: self._raise_out_of_jvm(tid, number))
+        if first and _in_jvm_call(tid):
+            return  # the cancelling thread raises once the call returns
+        self._raise_in(tid, number)
+
+    def _raise_out_of_jvm(self, tid: int, cell: int) -> None:
+        if not _in_jvm_call(tid):
+            self._raise_in(tid, cell)
 
     def _raise_in(self, tid: int, cell: int) -> None:
         """Raise KeyboardInterrupt in the cell's thread, once, and only while that cell runs."""
@@ -301,17 +256,6 @@ class PySparkInterpreter(Interpreter):
                 _set_async_exc(tid, KeyboardInterrupt)
                 return
         raise KeyboardInterrupt  # we are the SIGINT handler, running on the cell's thread
-
-    def _enforce_interrupt(self, tid: int, cell: int) -> None:
-        """Until the interrupted cell ends: cancel its Spark jobs as they start (an interrupt can arrive
-        before the job is submitted), and stop its Python code as soon as it is out of the JVM."""
-        while self._exec_thread == tid and self._cell == cell:
-            group, session = self._job_group, self.spark.session_if_ready
-            if group and session is not None:
-                _cancel_active_jobs(session, group)
-            if not _in_jvm_call(tid):
-                self._raise_in(tid, cell)
-            time.sleep(0.05)
 
     # Introspection --------------------------------------------------------------------------------
     def complete(self, code: str, cursor_pos: int) -> Completion:
@@ -408,18 +352,6 @@ def _set_async_exc(tid: int, exc: type[BaseException] | None) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(exc) if exc else None)
 
 
-def _cancel_active_jobs(session: Any, group: str) -> None:
-    try:
-        if is_connect(session):
-            cancel_cell_group(session, group)
-            return
-        tracker = session.sparkContext.statusTracker()
-        if set(tracker.getActiveJobsIds()) & set(tracker.getJobIdsForGroup(group)):
-            session.sparkContext.cancelJobGroup(group)
-    except Exception:
-        log.warning("cancelling Spark job group %s failed", group, exc_info=True)
-
-
 class _NoSparkContext:
     """``sc`` on Spark Connect: there is no SparkContext; using it says so."""
 
@@ -443,21 +375,11 @@ def _connect_unsupported(exc: BaseException, session: Any) -> bool:
     if session is None or not is_connect(session):
         return False
     text = str(exc)
-    return "NOT_IMPLEMENTED" in text or "JVM_ATTRIBUTE_NOT_SUPPORTED" in text or "NOT_SUPPORTED_WITH_SPARK_CONNECT" in text
-
-
-def _driver_out_of_memory(exc: BaseException) -> str | None:
-    """A py4j call the driver JVM answered with OutOfMemoryError (the JVM lives on): what to do about it."""
-    if type(exc).__name__ != "Py4JJavaError":
-        return None
-    for line in str(exc).splitlines()[:3]:
-        if "java.lang.OutOfMemoryError" in line:
-            return (
-                f"the Spark driver ran out of memory ({line.strip().lstrip(':').strip()}); the session is still "
-                "usable. Bring less to the driver (limit(), take()) or give it more memory (--driver-memory "
-                "in the Spark options)"
-            )
-    return None
+    return (
+        "NOT_IMPLEMENTED" in text
+        or "JVM_ATTRIBUTE_NOT_SUPPORTED" in text
+        or "NOT_SUPPORTED_WITH_SPARK_CONNECT" in text
+    )
 
 
 def _line_column(code: str, cursor_pos: int) -> tuple[int, int]:
@@ -466,26 +388,14 @@ def _line_column(code: str, cursor_pos: int) -> tuple[int, int]:
     return line, len(before) - (before.rfind("\n") + 1)
 
 
-def _interrupted(why: str) -> ExecuteOutcome:
-    return ExecuteOutcome.failed("KeyboardInterrupt", why, ["KeyboardInterrupt: " + why])
-
-
 def _failed(exc: BaseException, tb: types.TracebackType | None, *, syntax: bool = False) -> ExecuteOutcome:
     """An error outcome whose traceback starts at the user's code (our own frames are dropped)."""
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
         tb = tb.tb_next
-    evalue = _short(str(exc))
+    evalue = shorten(str(exc))
     if syntax:
         lines = traceback.format_exception_only(type(exc), exc)
     else:
         lines = traceback.format_exception(type(exc), exc.with_traceback(tb), tb)
         lines[-1:] = [f"{type(exc).__name__}: {evalue}\n"]
     return ExecuteOutcome.failed(type(exc).__name__, evalue, [line.rstrip("\n") for line in lines])
-
-
-def _short(text: str) -> str:
-    """Spark errors carry whole JVM stack traces; the first lines say what went wrong."""
-    lines = text.strip().splitlines()
-    if len(lines) <= _MAX_EVALUE_LINES:
-        return text.strip()
-    return "\n".join([*lines[:_MAX_EVALUE_LINES], f"... ({len(lines) - _MAX_EVALUE_LINES} more lines)"])

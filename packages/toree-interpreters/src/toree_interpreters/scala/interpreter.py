@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,13 @@ from ..contract import (
 )
 from ..shared_data import SharedData
 from ..spark import tables
-from ..spark.progress import JobProgress
+from ..spark.cell import SparkCell
+from ..spark.errors import cancelled, lost
 from ..spark.session import SparkSessionManager, SparkUnavailable
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 0.05
+STOP_AFTER_S = 1.0  # an interrupted cell still busy this long after Thread.interrupt gets Thread.stop
 
 _SETUP = """
 class ToreeStream extends java.io.OutputStream {
@@ -174,9 +177,7 @@ class ScalaInterpreter(Interpreter):
         self._scala_version = tuple(int(part) for part in version.split(".")[:2])
         self.language_info = attrs.evolve(self.language_info, version=version)
         self._lock = threading.Lock()
-        self._job_group: str | None = None
-        self._cell = 0
-        self._interrupted = False
+        self._spark_cell: SparkCell | None = None  # while a cell runs: its job group and interrupt
         self._values = 0
         self._closed = False
         self._wanted = 0  # cells waiting for the REPL (the warm-up steps aside)
@@ -283,58 +284,44 @@ class ScalaInterpreter(Interpreter):
             self._last_cell_end = time.monotonic()
 
     def _execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
-        try:
-            self._start_repl()
-        except SparkUnavailable as exc:
-            return ExecuteOutcome.failed(type(exc).__name__, str(exc))
-        except Exception as exc:
-            lost = self.spark.died(exc)
-            if lost is None:
-                raise
-            return _lost(lost)
-        self.spark.announce(sink)
-        self._cell += 1
-        self._interrupted = False
-        session = self.spark.get()
-        self._job_group = f"toree-scala-cell-{self._cell}"
-        session.sparkContext.setJobGroup(self._job_group, f"Toree Scala cell {self._cell}", True)
-        progress = JobProgress.for_cell(
-            lambda: self.spark.session_if_ready,
-            self._job_group,
-            sink,
-            self.options,
-            interrupted=lambda: self._interrupted,
-        )
-        stop = threading.Event()
-        drainer = threading.Thread(target=self._drain_until, args=(stop, sink), daemon=True)
-        drainer.start()
-        try:
-            if progress is not None:
-                progress.start()
-            status = str(self._repl.interpret(code))
-            report = self._take_report()
-        except Exception as exc:
-            lost = self.spark.died(exc)
-            if lost is None:
-                raise
-            self._forget_jvm()
-            return _lost(lost)
-        finally:
-            stop.set()
-            drainer.join()
-            if self._streams is not None:
-                try:
-                    self._drain(sink)
-                except Exception:  # the JVM died: reported above
-                    log.debug("draining Scala output failed", exc_info=True)
-            if progress is not None:
-                progress.stop()  # the final state, before the cell's result
-            self._job_group = None
+        with SparkCell(self.spark, sink, self.options, language="scala") as cell:
+            self._spark_cell = cell
+            try:
+                self._start_repl()
+                cell.attach(self._session)  # the REPL thread is this thread's JVM twin (py4j pins it)
+            except SparkUnavailable as exc:
+                return lost(exc)
+            except Exception as exc:
+                dead = self.spark.died(exc)
+                if dead is None:
+                    raise
+                return lost(dead)
+            stop = threading.Event()
+            drainer = threading.Thread(target=self._drain_until, args=(stop, sink), daemon=True)
+            drainer.start()
+            try:
+                status = str(self._repl.interpret(code))
+                report = self._take_report()
+            except Exception as exc:
+                dead = self.spark.died(exc)
+                if dead is None:
+                    raise
+                self._forget_jvm()
+                return lost(dead)
+            finally:
+                stop.set()
+                drainer.join()
+                if self._streams is not None:
+                    try:
+                        self._drain(sink)
+                    except Exception:  # the JVM died: reported above
+                        log.debug("draining Scala output failed", exc_info=True)
+                self._spark_cell = None
+        if cell.interrupted:
+            return cancelled()
         return self._outcome(status, report, sink)
 
     def _outcome(self, status: str, report: str, sink: OutputSink) -> ExecuteOutcome:
-        if self._interrupted:
-            return ExecuteOutcome.failed("KeyboardInterrupt", "the cell's Spark jobs were cancelled")
         if status == "Success":
             echo = self._echo(report)
             if echo and self.options.show_output:
@@ -542,26 +529,28 @@ class ScalaInterpreter(Interpreter):
     def interrupt(self) -> None:
         """Stop the running cell: cancel its Spark jobs, interrupt the REPL's JVM thread (sleeps, waits)
         and, if it is still busy a second later (``while (true) {}``), stop that thread."""
-        group, session = self._job_group, self.spark.session_if_ready
-        if group is None or session is None:
-            return
-        self._interrupted = True
-        threading.Thread(
-            target=self._stop_cell, args=(session, group), name="scala-interrupt", daemon=True
-        ).start()
+        cell = self._spark_cell
+        if cell is not None:
+            cell.interrupt(on_tick=self._repl_thread_stopper(cell))
 
-    def _stop_cell(self, session: Any, group: str) -> None:
-        try:
-            session.sparkContext.cancelJobGroup(group)
-            self._thread.interrupt()
-            for _ in range(20):
-                if self._job_group != group:
-                    return
-                time.sleep(0.05)
-            log.warning("Scala cell ignored the interrupt; stopping its thread")
-            self._thread.stop()  # deprecated, but the only way out of a busy loop on Java 17
-        except Exception:
-            log.warning("interrupting the Scala cell failed", exc_info=True)
+    def _repl_thread_stopper(self, cell: SparkCell) -> Callable[[], None]:
+        """The interrupt's tick: ``Thread.interrupt`` at once, ``Thread.stop`` after ``STOP_AFTER_S``."""
+        interrupted_at: float | None = None
+
+        def tick() -> None:
+            nonlocal interrupted_at
+            thread = self._thread
+            if thread is None or not cell.attached:  # the REPL is still being built: nothing runs yet
+                return
+            if interrupted_at is None:
+                interrupted_at = time.monotonic()
+                thread.interrupt()
+            elif interrupted_at > 0 and time.monotonic() - interrupted_at > STOP_AFTER_S:
+                interrupted_at = -1.0  # once
+                log.warning("Scala cell ignored the interrupt; stopping its thread")
+                thread.stop()  # deprecated, but the only way out of a busy loop on Java 17
+
+        return tick
 
     def shutdown(self) -> None:
         self._closed = True  # ends the warm-up
@@ -593,10 +582,6 @@ _ENTRY = re.compile(r"^\S.*(?:\n(?!\S).*)*", re.MULTILINE)
 _NAMED = re.compile(r"^(?:va[lr] )?(\w+): (.+?) = (.*)", re.DOTALL)
 # ``defined class Foo`` (2.12) or ``class Foo`` (2.13).
 _DEFINED = re.compile(r"^(?:defined )?(class|case class|object|trait|module|type) (\S+)")
-
-
-def _lost(error: SparkUnavailable) -> ExecuteOutcome:
-    return ExecuteOutcome.failed(type(error).__name__, str(error), [f"{type(error).__name__}: {error}"])
 
 
 def _json(data: Any) -> dict[str, Any]:

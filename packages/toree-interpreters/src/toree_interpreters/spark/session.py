@@ -7,7 +7,8 @@ spark-submit itself through ``PYSPARK_SUBMIT_ARGS``, which pyspark uses to launc
 Spark Connect: with ``--remote sc://HOST:PORT`` among the options (or ``SPARK_REMOTE`` set), the
 session is a Connect client of that server instead (only the ``--conf`` options apply). DataFrames
 and SQL work; what needs the driver JVM in this process (Scala, ``sc``/RDDs, ``%AddJar``) reports
-``SparkConnectUnsupported``. Cells tag their operations (``spark.addTag``) so interrupts can cancel them.
+``SparkConnectUnsupported``. Cells tag their operations
+(``spark.addTag``, in ``cell.py``) so interrupts can cancel them.
 """
 
 from __future__ import annotations
@@ -61,29 +62,6 @@ class SparkConnectUnsupported(SparkUnavailable):
 def is_connect(session: Any) -> bool:
     """True for a Spark Connect client session (``pyspark.sql.connect``), False for a classic one."""
     return type(session).__module__.startswith("pyspark.sql.connect")
-
-
-def start_cell_group(session: Any, group: str, description: str) -> None:
-    """Run the calling thread's next Spark jobs under ``group``: a job group, or a tag on Connect."""
-    if is_connect(session):
-        session.addTag(group)
-    else:
-        session.sparkContext.setJobGroup(group, description, interruptOnCancel=True)
-
-
-def end_cell_group(session: Any, group: str) -> None:
-    if is_connect(session):
-        session.removeTag(group)
-    else:
-        session.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-
-
-def cancel_cell_group(session: Any, group: str) -> None:
-    """Cancel the group's running jobs (from any thread); on Connect, interrupt the tagged operations."""
-    if is_connect(session):
-        session.interruptTag(group)
-    else:
-        session.sparkContext.cancelJobGroup(group)
 
 
 class SparkSessionManager:

@@ -12,9 +12,6 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import re
-import threading
-import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,16 +28,9 @@ from ..contract import (
     OutputOptions,
     OutputSink,
 )
-from ..python.interpreter import _cancel_active_jobs
-from ..spark.progress import JobProgress
-from ..spark.session import (
-    SparkSessionManager,
-    SparkUnavailable,
-    cancel_cell_group,
-    end_cell_group,
-    is_connect,
-    start_cell_group,
-)
+from ..spark.cell import SparkCell
+from ..spark.errors import cancelled, jvm_message, lost
+from ..spark.session import SparkSessionManager, SparkUnavailable
 from ..spark.tables import dataframe_bundle
 
 log = logging.getLogger(__name__)
@@ -48,7 +38,6 @@ log = logging.getLogger(__name__)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WORD_BEFORE = re.compile(r"[\w.`]*$")
 _WORD_AFTER = re.compile(r"^[\w`]*")
-_MAX_EVALUE_LINES = 12
 _KEYWORDS = """
 SELECT FROM WHERE GROUP BY ORDER HAVING LIMIT OFFSET AS AND OR NOT IN IS NULL LIKE RLIKE ILIKE
 BETWEEN EXISTS CASE WHEN THEN ELSE END DISTINCT ALL UNION INTERSECT EXCEPT JOIN INNER LEFT RIGHT
@@ -87,10 +76,8 @@ class SQLInterpreter(Interpreter):
         self.shared_data: Mapping[str, Any] = shared_data if shared_data is not None else {}
         self.variables = variables
         self.limit = limit
-        self._cell = 0
         self._running = False
-        self._job_group: str | None = None  # set while a cell's statements run
-        self._interrupted = False
+        self._spark_cell: SparkCell | None = None  # the running (or last) cell's job group and interrupt
         # The SQL dialect is Spark's: its version, known without starting the JVM (kernel_info is answered at once).
         self.language_info = attrs.evolve(self.language_info, version=importlib.metadata.version("pyspark"))
 
@@ -115,8 +102,6 @@ class SQLInterpreter(Interpreter):
             return ExecuteOutcome.failed("KeyError", str(exc.args[0]))
         if not statements:
             return ExecuteOutcome()
-        self._cell += 1
-        self._interrupted = False
         self._running = True
         try:
             return self._run(statements, sink, limit)
@@ -124,27 +109,15 @@ class SQLInterpreter(Interpreter):
             self._running = False
 
     def _run(self, statements: list[str], sink: OutputSink, limit: int) -> ExecuteOutcome:
-        try:
-            session = self.spark.get()
-        except SparkUnavailable as exc:
-            return ExecuteOutcome.failed("SparkUnavailable", str(exc))
-        self.spark.announce(sink)  # the session is a new one: the JVM died since the last cell
-        group = f"toree-sql-cell-{self._cell}-{uuid.uuid4().hex[:8]}"
-        start_cell_group(session, group, f"Toree SQL cell {self._cell}")
-        self._job_group = group
         result: MimeBundle | None = None
-        progress = JobProgress.for_cell(  # none on Spark Connect: it has no status tracker
-            lambda: self.spark.session_if_ready,
-            None if is_connect(session) else group,
-            sink,
-            self.options,
-            interrupted=lambda: self._interrupted,
-        )
-        try:
-            if progress is not None:
-                progress.start()
+        with SparkCell(self.spark, sink, self.options, language="sql") as cell:
+            self._spark_cell = cell
+            try:
+                session = cell.session()
+            except SparkUnavailable as exc:
+                return lost(exc)
             for index, statement in enumerate(statements, 1):
-                if self._interrupted:
+                if cell.interrupted:
                     break
                 result = None
                 try:
@@ -152,25 +125,15 @@ class SQLInterpreter(Interpreter):
                     if df.columns:  # commands (CREATE, INSERT, ...) have no columns: nothing to show
                         result = dataframe_bundle(df, limit)
                 except Exception as exc:
-                    lost = self.spark.died(exc)
-                    if lost is not None:
-                        return ExecuteOutcome.failed("SparkUnavailable", str(lost), [f"SparkUnavailable: {lost}"])
-                    if self._interrupted:
-                        break
+                    failure = cell.failure(exc)
+                    if failure is not None:
+                        return failure
                     return _failed(exc, index, len(statements))
                 if result is not None and index < len(statements):
                     sink.display(result)
                     result = None
-        finally:
-            if progress is not None:
-                progress.stop()  # the final state, before the cell's result
-            self._job_group = None
-            try:
-                end_cell_group(session, group)
-            except Exception:
-                log.debug("could not clear the job group", exc_info=True)
-        if self._interrupted:
-            return ExecuteOutcome.failed("KeyboardInterrupt", "the cell's Spark jobs were cancelled")
+        if cell.interrupted:
+            return cancelled()
         return ExecuteOutcome(result=result)
 
     def evaluate(self, expression: str) -> MimeBundle:
@@ -197,21 +160,9 @@ class SQLInterpreter(Interpreter):
     def interrupt(self) -> None:
         """Cancel the cell's Spark jobs, also those it starts after this (statements still to run are
         skipped); harmless when idle."""
-        if not self._running:
-            return
-        self._interrupted = True
-        group, session = self._job_group, self.spark.session_if_ready
-        if group is not None and session is not None:
-            threading.Thread(target=self._cancel_until_done, args=(session, group), daemon=True).start()
-
-    def _cancel_until_done(self, session: Any, group: str) -> None:
-        try:
-            cancel_cell_group(session, group)
-            while self._job_group == group:
-                _cancel_active_jobs(session, group)  # also the ones started since
-                time.sleep(0.05)
-        except Exception:
-            log.warning("cancelling the SQL cell's jobs failed", exc_info=True)
+        cell = self._spark_cell
+        if self._running and cell is not None:
+            cell.interrupt()
 
     # Introspection --------------------------------------------------------------------------------
     def is_complete(self, code: str) -> IsComplete:
@@ -301,17 +252,7 @@ def _sql_text(value: Any) -> str:
 
 def _failed(exc: BaseException, index: int, count: int) -> ExecuteOutcome:
     """Spark's message without the JVM stack trace, and which statement failed when there are several."""
-    text = str(exc).strip()
-    if text.startswith("An error occurred while calling"):  # py4j's wrapper: the JVM's message follows
-        text = text.partition("\n")[2].removeprefix(": ")
-    lines = []
-    for line in text.splitlines():
-        if line.startswith("\tat ") or line.strip() == "JVM stacktrace:":
-            break
-        lines.append(line)
-    if len(lines) > _MAX_EVALUE_LINES:
-        lines[_MAX_EVALUE_LINES:] = [f"... ({len(lines) - _MAX_EVALUE_LINES} more lines)"]
-    evalue = "\n".join(lines)
+    evalue = jvm_message(str(exc))
     ename = type(exc).__name__
     where = [f"(in statement {index} of {count})"] if count > 1 else []
     return ExecuteOutcome.failed(ename, evalue, [f"{ename}: {evalue}", *where])

@@ -1,0 +1,189 @@
+"""One cell's time on the Spark session, the same for every language.
+
+A ``SparkCell`` puts the cell's Spark jobs in a job group of their own (a tag on Spark Connect), shows
+their live progress, cancels exactly them on interrupt — also the ones the cell starts after the
+interrupt arrived — and turns what Spark throws at the end of a cell (a dead JVM, a driver out of
+memory, a cancelled job) into an outcome a user can read. Interpreters create one per cell and never
+touch job groups themselves, so every language interrupts, reports and cleans up alike.
+
+Job groups belong to a thread: ``attach`` and ``end`` run on the thread that makes the cell's Spark
+calls; ``interrupt`` may come from any thread, a signal handler included, and never blocks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ..contract import ExecuteOutcome, OutputOptions, OutputSink
+from .errors import cancelled, driver_out_of_memory, lost
+from .progress import JobProgress
+from .session import SparkSessionManager, is_connect
+
+log = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 0.05  # how often an interrupted cell's new jobs are looked for (and cancelled)
+_numbers = itertools.count(1)
+
+
+class SparkCell:
+    """A cell's job group, progress display and interrupt; a context manager that ends them."""
+
+    def __init__(
+        self,
+        spark: SparkSessionManager,
+        sink: OutputSink,
+        options: OutputOptions | None = None,
+        *,
+        language: str = "",
+    ) -> None:
+        self.spark = spark
+        self.sink = sink
+        self.options = options
+        number = next(_numbers)
+        self.group = f"toree-{language.lower() or 'cell'}-{number}-{uuid.uuid4().hex[:8]}"
+        self.description = f"Toree {language + ' ' if language else ''}cell {number}"
+        self.interrupts = 0  # interrupts received so far
+        self._session: Any = None  # the session the group is set on, once attached
+        self._progress: JobProgress | None = None
+        self._ended = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._on_tick: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupts > 0
+
+    @property
+    def attached(self) -> bool:
+        return self._session is not None
+
+    # Start and end ---------------------------------------------------------------------------------
+    def session(self) -> Any:
+        """The session (started or waited for as needed; SparkUnavailable says why not), with a new
+        session announced on the cell's stderr and the calling thread's jobs in this cell's group."""
+        session = self.spark.get()
+        self.attach(session)
+        return session
+
+    def attach(self, session: Any) -> None:
+        """Run the calling thread's next Spark jobs in this cell's group and show their progress.
+        Once per cell; a failure to set the group only costs the cell its interruptibility."""
+        self.spark.announce(self.sink)  # the JVM died since the last cell: say so before anything else
+        with self._lock:
+            if self._session is not None or self._ended.is_set():
+                return
+            try:
+                if is_connect(session):
+                    session.addTag(self.group)
+                else:
+                    session.sparkContext.setJobGroup(self.group, self.description, interruptOnCancel=True)
+            except Exception:
+                log.warning("could not set the Spark job group", exc_info=True)
+                return
+            self._session = session
+            if not is_connect(session):  # Connect has no status tracker
+                self._progress = JobProgress.for_cell(
+                    lambda: self.spark.session_if_ready,
+                    self.group,
+                    self.sink,
+                    self.options,
+                    interrupted=lambda: self.interrupted,
+                )
+        if self._progress is not None:
+            self._progress.start()
+
+    def end(self) -> None:
+        """Stop the progress display (its final state goes out before the cell's result), stop
+        cancelling, and take the thread out of the job group. Idempotent; never raises."""
+        if self._ended.is_set():
+            return
+        with self._lock:
+            self._ended.set()
+            progress, self._progress = self._progress, None
+        if progress is not None:
+            progress.stop()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(1.0)
+        session = self._session
+        if session is None:
+            return
+        try:
+            if is_connect(session):
+                if self.interrupted:  # the server may still run what the cell left behind
+                    session.interruptTag(self.group)
+                session.removeTag(self.group)
+            else:
+                session.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        except Exception:
+            log.debug("could not clear the job group", exc_info=True)
+
+    def __enter__(self) -> SparkCell:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+    # Interrupt -------------------------------------------------------------------------------------
+    def interrupt(self, on_tick: Callable[[], None] | None = None) -> None:
+        """Cancel the cell's Spark jobs, now and as they start, until the cell ends. ``on_tick`` (the
+        first interrupt's) runs on the cancelling thread every ``CANCEL_POLL_S``: a language's own way to
+        stop its code (KeyboardInterrupt in Python, the REPL thread in Scala). Harmless after the end."""
+        if self._ended.is_set():
+            return
+        self.interrupts += 1
+        with self._lock:
+            if self._watcher is not None:
+                return
+            self._on_tick = on_tick
+            self._watcher = threading.Thread(target=self._cancel_until_end, name="toree-cancel", daemon=True)
+        self._watcher.start()
+
+    def _cancel_until_end(self) -> None:
+        first = True
+        while not self._ended.is_set():
+            session = self._session
+            if session is not None:
+                try:
+                    self._cancel(session, everything=first)
+                    first = False
+                except Exception:
+                    log.warning("cancelling Spark job group %s failed", self.group, exc_info=True)
+            if self._on_tick is not None:
+                try:
+                    self._on_tick()
+                except Exception:
+                    log.warning("stopping the interrupted cell failed", exc_info=True)
+            self._ended.wait(CANCEL_POLL_S)
+
+    def _cancel(self, session: Any, *, everything: bool) -> None:
+        if is_connect(session):
+            session.interruptTag(self.group)
+            return
+        context = session.sparkContext
+        if not everything:  # after the first cancel: only when the cell started new jobs
+            tracker = context.statusTracker()
+            if not set(tracker.getActiveJobsIds()) & set(tracker.getJobIdsForGroup(self.group)):
+                return
+        context.cancelJobGroup(self.group)
+
+    # Outcomes --------------------------------------------------------------------------------------
+    def failure(self, exc: BaseException) -> ExecuteOutcome | None:
+        """What the cell ended with when Spark is why ``exc`` was raised: the JVM died (SparkUnavailable),
+        the cell was interrupted (its jobs were cancelled), the driver ran out of memory. None otherwise:
+        the language reports ``exc`` its own way."""
+        dead = self.spark.died(exc)
+        if dead is not None:
+            return lost(dead)
+        if self.interrupted:
+            return cancelled()
+        oom = driver_out_of_memory(exc)
+        if oom is not None:
+            return ExecuteOutcome.failed("OutOfMemoryError", oom, [f"OutOfMemoryError: {oom}"])
+        return None
