@@ -26,11 +26,10 @@ import tempfile
 import threading
 import time
 import urllib.parse
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import class_sharing, java
+from . import class_sharing, driver, java
 from .submit_args import conf_pairs, option_values, prepend_opts
 
 if TYPE_CHECKING:
@@ -138,7 +137,7 @@ class SparkSessionManager:
         """The Spark driver JVM this process launched (None before the session, on Spark Connect, or when
         pyspark attached to a JVM it did not start)."""
         session = self._session
-        return None if session is None or is_connect(session) else _gateway_process(session)
+        return None if session is None or is_connect(session) else driver.gateway_process(session)
 
     # A dead JVM -----------------------------------------------------------------------------------
     def on_lost(self, callback: Callable[[], None]) -> None:
@@ -165,14 +164,14 @@ class SparkSessionManager:
         session = self._session
         if session is None or is_connect(session):
             return None
-        proc = _gateway_process(session)
+        proc = driver.gateway_process(session)
         if proc is None:
             return None
-        if _connection_error(exc):
+        if driver.connection_error(exc):
             deadline = time.monotonic() + wait
-            while not _process_ended(proc) and time.monotonic() < deadline:
+            while not driver.process_ended(proc) and time.monotonic() < deadline:
                 time.sleep(0.05)
-        if not _process_ended(proc):
+        if not driver.process_ended(proc):
             return None
         try:
             code: int | None = proc.wait(5)  # a JVM with many threads takes a moment to be reapable
@@ -196,7 +195,7 @@ class SparkSessionManager:
             # object stays until the old session is discarded: nobody starts one meanwhile)
         log.warning("the Spark JVM died; starting a new Spark session")
         try:
-            _discard(session)
+            driver.discard(session)
         except Exception:  # a new session must be started whatever happens here
             log.exception("forgetting the dead Spark session failed")
         shutil.rmtree(self.repl_class_dir, ignore_errors=True)
@@ -325,17 +324,17 @@ class SparkSessionManager:
             except Exception:
                 log.exception("closing the Spark Connect session failed")
             return
-        proc = _gateway_process(session)
+        proc = driver.gateway_process(session)
         if not _jvm_alive(session):
-            _discard(session)
+            driver.discard(session)
         else:
             try:
                 session.stop()
             except Exception:
                 log.exception("stopping the Spark session failed")
         if proc is not None:
-            _end_process(proc, timeout)
-        _forget_gateway()
+            driver.end_process(proc, timeout)
+        driver.forget_gateway()
         shutil.rmtree(self.repl_class_dir, ignore_errors=True)
 
 
@@ -369,100 +368,9 @@ def _submit_opts(options: Sequence[str]) -> Iterator[None]:
             os.environ["SPARK_SUBMIT_OPTS"] = saved
 
 
-def _gateway_process(session: Any) -> subprocess.Popen[bytes] | None:
-    gateway = getattr(session.sparkContext, "_gateway", None)
-    return getattr(gateway, "proc", None)
-
-
 def _jvm_alive(session: Any) -> bool:
     """False once the classic session's JVM process has exited (a Connect session: always True)."""
-    if is_connect(session):
-        return True
-    proc = _gateway_process(session)
-    return proc is None or not _process_ended(proc)
-
-
-def _process_ended(proc: subprocess.Popen[bytes]) -> bool:
-    """The process exited, or is exiting: on Linux a SIGKILLed JVM's main thread is a zombie (state Z)
-    while its other threads still tear down, and only then can it be reaped (``poll()`` says alive)."""
-    if proc.poll() is not None:
-        return True
-    try:
-        with open(f"/proc/{proc.pid}/stat", "rb") as stat:
-            state = stat.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return False  # no /proc (not Linux): poll() is all there is
-    return state in (b"Z", b"X")
-
-
-def _connection_error(exc: BaseException | None) -> bool:
-    """py4j lost its connection (not a Java exception): what a dying JVM looks like from here."""
-    if exc is None:
-        return False
-    try:
-        from py4j.protocol import Py4JError, Py4JJavaError
-    except ImportError:
-        return isinstance(exc, OSError | EOFError)
-    return isinstance(exc, OSError | EOFError | Py4JError) and not isinstance(exc, Py4JJavaError)
-
-
-def _discard(session: Any) -> None:
-    """Forget a classic session whose JVM died: pyspark's class-level state (the gateway, the active
-    context and session) is reset so that the next ``getOrCreate()`` launches a new JVM."""
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
-    sc = session.sparkContext
-    with warnings.catch_warnings():  # "Unable to cleanly shutdown Spark JVM process": we know
-        warnings.simplefilter("ignore")
-        try:
-            sc.stop()  # the JVM side fails fast; this closes the Python-side accumulator server
-        except Exception:
-            log.debug("stopping the dead SparkContext", exc_info=True)
-    gateway = getattr(sc, "_gateway", None)
-    if gateway is not None:
-        try:
-            gateway.shutdown()  # py4j's sockets and (pinned-thread mode) its Python server
-        except Exception:
-            log.debug("closing the dead py4j gateway", exc_info=True)
-    proc = getattr(gateway, "proc", None)
-    if proc is not None:
-        try:
-            if proc.stdin is not None:
-                proc.stdin.close()
-            proc.wait(5)  # reap it
-        except (subprocess.TimeoutExpired, OSError):
-            pass
-    with SparkContext._lock:
-        SparkContext._active_spark_context = None
-    SparkSession._instantiatedSession = None
-    SparkSession._activeSession = None
-    try:
-        from pyspark.sql import SQLContext
-
-        SQLContext._instantiatedContext = None
-    except ImportError:
-        pass
-    _forget_gateway()
-
-
-def _forget_gateway() -> None:
-    """pyspark keeps the (now dead) JVM gateway in class attributes; a later session must launch a new one."""
-    from pyspark import SparkContext
-
-    SparkContext._gateway = None  # type: ignore[assignment]
-    SparkContext._jvm = None  # type: ignore[assignment]
-
-
-def _end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """The JVM exits when its stdin closes; kill it if it does not do so promptly."""
-    try:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        proc.wait(timeout)
-    except (subprocess.TimeoutExpired, OSError):
-        proc.kill()
-        proc.wait(timeout)
+    return is_connect(session) or driver.alive(session)
 
 
 def _require_java() -> None:

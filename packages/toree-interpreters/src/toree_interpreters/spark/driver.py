@@ -1,0 +1,108 @@
+"""The classic session's driver JVM as a process: is it alive, and letting go of a dead one.
+
+pyspark launches the JVM and keeps it (and its py4j gateway) in class attributes; when the JVM dies,
+that state has to be reset by hand before ``getOrCreate()`` will launch a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import warnings
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def gateway_process(session: Any) -> subprocess.Popen[bytes] | None:
+    gateway = getattr(session.sparkContext, "_gateway", None)
+    return getattr(gateway, "proc", None)
+
+
+def alive(session: Any) -> bool:
+    """False once the classic session's JVM process has exited."""
+    proc = gateway_process(session)
+    return proc is None or not process_ended(proc)
+
+
+def process_ended(proc: subprocess.Popen[bytes]) -> bool:
+    """The process exited, or is exiting: on Linux a SIGKILLed JVM's main thread is a zombie (state Z)
+    while its other threads still tear down, and only then can it be reaped (``poll()`` says alive)."""
+    if proc.poll() is not None:
+        return True
+    try:
+        with open(f"/proc/{proc.pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False  # no /proc (not Linux): poll() is all there is
+    return state in (b"Z", b"X")
+
+
+def connection_error(exc: BaseException | None) -> bool:
+    """py4j lost its connection (not a Java exception): what a dying JVM looks like from here."""
+    if exc is None:
+        return False
+    try:
+        from py4j.protocol import Py4JError, Py4JJavaError
+    except ImportError:
+        return isinstance(exc, OSError | EOFError)
+    return isinstance(exc, OSError | EOFError | Py4JError) and not isinstance(exc, Py4JJavaError)
+
+
+def discard(session: Any) -> None:
+    """Forget a classic session whose JVM died: pyspark's class-level state (the gateway, the active
+    context and session) is reset so that the next ``getOrCreate()`` launches a new JVM."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    sc = session.sparkContext
+    with warnings.catch_warnings():  # "Unable to cleanly shutdown Spark JVM process": we know
+        warnings.simplefilter("ignore")
+        try:
+            sc.stop()  # the JVM side fails fast; this closes the Python-side accumulator server
+        except Exception:
+            log.debug("stopping the dead SparkContext", exc_info=True)
+    gateway = getattr(sc, "_gateway", None)
+    if gateway is not None:
+        try:
+            gateway.shutdown()  # py4j's sockets and (pinned-thread mode) its Python server
+        except Exception:
+            log.debug("closing the dead py4j gateway", exc_info=True)
+    proc = getattr(gateway, "proc", None)
+    if proc is not None:
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(5)  # reap it
+        except (subprocess.TimeoutExpired, OSError):
+            pass
+    with SparkContext._lock:
+        SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    try:
+        from pyspark.sql import SQLContext
+
+        SQLContext._instantiatedContext = None
+    except ImportError:
+        pass
+    forget_gateway()
+
+
+def forget_gateway() -> None:
+    """pyspark keeps the (now dead) JVM gateway in class attributes; a later session must launch a new one."""
+    from pyspark import SparkContext
+
+    SparkContext._gateway = None  # type: ignore[assignment]
+    SparkContext._jvm = None  # type: ignore[assignment]
+
+
+def end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """The JVM exits when its stdin closes; kill it if it does not do so promptly."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout)
+    except (subprocess.TimeoutExpired, OSError):
+        proc.kill()
+        proc.wait(timeout)
