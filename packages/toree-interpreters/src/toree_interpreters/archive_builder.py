@@ -99,7 +99,7 @@ def _archiving_session(timeout: float, class_path_args: Sequence[str]) -> int:
     spark.range(10).select(functions.udf(lambda x: x + 1, "long")("id")).collect()
     scala = ScalaInterpreter(manager)
     scala.warmup_compiles = 0
-    outcome = scala.execute('val n = spark.range(10).count(); println(s"n=$n")', _Discard())  # type: ignore[arg-type]
+    outcome = scala.execute('val n = spark.range(10).count(); println(s"n=$n")', _Discard())
     if outcome.status != "ok":
         log.warning("the Scala part of the archiving session failed: %s", outcome.error)
     manager.stop(timeout=timeout)

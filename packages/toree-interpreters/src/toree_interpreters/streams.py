@@ -18,7 +18,7 @@ from .contract import OutputSink, StreamName
 class SinkStream(io.TextIOBase):
     def __init__(self, name: StreamName, sink: Callable[[], OutputSink | None], fallback: TextIO) -> None:
         super().__init__()
-        self.name = name  # type: ignore[misc]
+        self.name = name
         self._sink = sink
         self._fallback = fallback
         self._writing: int | None = None  # thread inside sink.stream, to catch a sink that prints

@@ -13,6 +13,7 @@ import logging
 import os
 import shlex
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 import attrs
 
@@ -33,7 +34,7 @@ class KernelOptions:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # raise instead of exiting: callers decide
+    def error(self, message: str) -> NoReturn:  # raise instead of exiting: callers decide
         raise ValueError(message)
 
 

@@ -93,8 +93,8 @@ def forget_gateway() -> None:
     """pyspark keeps the (now dead) JVM gateway in class attributes; a later session must launch a new one."""
     from pyspark import SparkContext
 
-    SparkContext._gateway = None  # type: ignore[assignment]
-    SparkContext._jvm = None  # type: ignore[assignment]
+    SparkContext._gateway = None
+    SparkContext._jvm = None
 
 
 def end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -65,7 +65,7 @@ def as_dataframe(value: Any, session: Any) -> DataFrame | None:
     try:  # pyspark 4: the classic (py4j) implementation
         from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
     except ImportError:  # pyspark 3.5
-        ClassicDataFrame = DataFrame
+        return DataFrame(value.toDF(), session)
     return ClassicDataFrame(value.toDF(), session)
 
 

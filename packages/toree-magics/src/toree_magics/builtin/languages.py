@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from toree_interpreters import ExecuteOutcome
+from toree_interpreters import ExecuteOutcome, SQLInterpreter
 
-from ..magic import ArgumentParser, MagicContext, magic
+from ..magic import ArgumentParser, MagicContext, MagicError, magic
 
 
 def _run_in(ctx: MagicContext, language: str, body: str) -> ExecuteOutcome:
@@ -40,6 +40,8 @@ _sql_args.add_argument("--limit", type=_positive, default=None, help="rows to sh
 @magic("SQL", "cell", "run Spark SQL; ${name} takes values from kernel.data or variables", parser=_sql_args)
 def sql(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
     interpreter = ctx.interpreter_named("SQL")
+    if not isinstance(interpreter, SQLInterpreter):  # %%SQL passes options only Toree's SQL room takes
+        raise MagicError(f"%%SQL needs Toree's SQL interpreter, and this kernel's is {type(interpreter).__name__}")
     variables = None if ctx.language is interpreter else ctx.language.value
     with ctx.running(interpreter):
         return interpreter.run(body, ctx.out, limit=args.limit or interpreter.limit, variables=variables)
