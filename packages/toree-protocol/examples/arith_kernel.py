@@ -20,16 +20,8 @@ import time
 from typing import Any
 
 from toree_protocol import read_connection_file
+from toree_protocol import requests as req
 from toree_protocol.handler import Context, HandlerDefaults, kernel_info
-from toree_protocol.requests import (
-    CommInfoRequest,
-    CompleteRequest,
-    ExecuteRequest,
-    HistoryRequest,
-    InspectRequest,
-    IsCompleteRequest,
-    KernelInfoRequest,
-)
 from toree_protocol.server import KernelServer
 
 OPS = {
@@ -72,7 +64,7 @@ class ArithKernel(HandlerDefaults):
         if self.running:  # an interrupt while idle is harmless
             raise KeyboardInterrupt
 
-    def kernel_info_request(self, request: KernelInfoRequest, ctx: Context) -> dict[str, Any]:
+    def kernel_info_request(self, request: req.KernelInfoRequest, ctx: Context) -> dict[str, Any]:
         return kernel_info(
             implementation="arith",
             implementation_version="0.1",
@@ -80,7 +72,7 @@ class ArithKernel(HandlerDefaults):
             banner="arith: a toree_protocol example kernel",
         )
 
-    def execute_request(self, request: ExecuteRequest, ctx: Context) -> dict[str, Any]:
+    def execute_request(self, request: req.ExecuteRequest, ctx: Context) -> dict[str, Any]:
         code, silent = request.code, request.silent
         if not silent:
             self.count += 1
@@ -129,7 +121,7 @@ class ArithKernel(HandlerDefaults):
                 result = evaluate(ast.parse(line, mode="eval"), self.names)
         return result
 
-    def complete_request(self, request: CompleteRequest, ctx: Context) -> dict[str, Any]:
+    def complete_request(self, request: req.CompleteRequest, ctx: Context) -> dict[str, Any]:
         code, pos = request.code, request.cursor_pos
         start = pos
         while start > 0 and (code[start - 1].isalnum() or code[start - 1] == "_"):
@@ -138,7 +130,7 @@ class ArithKernel(HandlerDefaults):
         matches = sorted(w for w in [*KEYWORDS, *self.names] if w.startswith(prefix))
         return {"status": "ok", "matches": matches, "cursor_start": start, "cursor_end": pos, "metadata": {}}
 
-    def inspect_request(self, request: InspectRequest, ctx: Context) -> dict[str, Any]:
+    def inspect_request(self, request: req.InspectRequest, ctx: Context) -> dict[str, Any]:
         name = request.code.strip()
         if name in self.names:
             return {
@@ -149,7 +141,7 @@ class ArithKernel(HandlerDefaults):
             }
         return {"status": "ok", "found": False, "data": {}, "metadata": {}}
 
-    def is_complete_request(self, request: IsCompleteRequest, ctx: Context) -> dict[str, Any]:
+    def is_complete_request(self, request: req.IsCompleteRequest, ctx: Context) -> dict[str, Any]:
         code = request.code
         if code.count("(") > code.count(")"):
             return {"status": "incomplete", "indent": ""}
@@ -163,7 +155,7 @@ class ArithKernel(HandlerDefaults):
                 return {"status": "invalid"}
         return {"status": "complete"}
 
-    def history_request(self, request: HistoryRequest, ctx: Context) -> dict[str, Any]:
+    def history_request(self, request: req.HistoryRequest, ctx: Context) -> dict[str, Any]:
         rows: list[list[Any]] = [[1, n, src] for n, src in self.history]
         kind = request.hist_access_type
         if kind == "tail":
@@ -180,7 +172,7 @@ class ArithKernel(HandlerDefaults):
             rows = [[s, n, [src, None]] for s, n, src in rows]
         return {"status": "ok", "history": rows}
 
-    def comm_info_request(self, request: CommInfoRequest, ctx: Context) -> dict[str, Any]:
+    def comm_info_request(self, request: req.CommInfoRequest, ctx: Context) -> dict[str, Any]:
         return {"status": "ok", "comms": {}}
 
 

@@ -16,18 +16,8 @@ from typing import Any
 from toree_interpreters.comms import CommManager
 from toree_interpreters.contract import ExecuteOutcome, Interpreter
 from toree_magics import CellRunner
+from toree_protocol import requests as req
 from toree_protocol.handler import Context, HandlerDefaults, kernel_info
-from toree_protocol.requests import (
-    CommInfoRequest,
-    CommMessage,
-    CompleteRequest,
-    ExecuteRequest,
-    HistoryRequest,
-    InspectRequest,
-    IsCompleteRequest,
-    KernelInfoRequest,
-    ShutdownRequest,
-)
 
 from . import __version__
 from .history import HistoryStore
@@ -92,7 +82,7 @@ class ToreeKernel(HandlerDefaults):
         return running
 
     # Requests ---------------------------------------------------------------------------------------
-    def kernel_info_request(self, request: KernelInfoRequest, ctx: Context) -> dict[str, Any]:
+    def kernel_info_request(self, request: req.KernelInfoRequest, ctx: Context) -> dict[str, Any]:
         # Answered from static data: never waits for Spark.
         return kernel_info(
             implementation="toree",
@@ -103,7 +93,7 @@ class ToreeKernel(HandlerDefaults):
             debugger=False,
         )
 
-    def execute_request(self, request: ExecuteRequest, ctx: Context) -> dict[str, Any]:
+    def execute_request(self, request: req.ExecuteRequest, ctx: Context) -> dict[str, Any]:
         code, silent = request.code, request.silent
         if request.store_history:
             self.execution_count += 1
@@ -166,7 +156,7 @@ class ToreeKernel(HandlerDefaults):
                 }
         return results
 
-    def complete_request(self, request: CompleteRequest, ctx: Context) -> dict[str, Any]:
+    def complete_request(self, request: req.CompleteRequest, ctx: Context) -> dict[str, Any]:
         completion = self.runner.complete(request.code, request.cursor_pos, self.default)
         return {
             "status": "ok",
@@ -176,18 +166,18 @@ class ToreeKernel(HandlerDefaults):
             "metadata": completion.metadata,
         }
 
-    def inspect_request(self, request: InspectRequest, ctx: Context) -> dict[str, Any]:
+    def inspect_request(self, request: req.InspectRequest, ctx: Context) -> dict[str, Any]:
         bundle = self.runner.inspect(request.code, request.cursor_pos, request.detail_level, self.default)
         return {"status": "ok", "found": bool(bundle), "data": bundle or {}, "metadata": {}}
 
-    def is_complete_request(self, request: IsCompleteRequest, ctx: Context) -> dict[str, Any]:
+    def is_complete_request(self, request: req.IsCompleteRequest, ctx: Context) -> dict[str, Any]:
         verdict = self.runner.is_complete(request.code, self.default)
         reply: dict[str, Any] = {"status": verdict.status}
         if verdict.status == "incomplete":
             reply["indent"] = verdict.indent
         return reply
 
-    def history_request(self, request: HistoryRequest, ctx: Context) -> dict[str, Any]:
+    def history_request(self, request: req.HistoryRequest, ctx: Context) -> dict[str, Any]:
         if self.history is None:
             return {"status": "ok", "history": []}
         kind = request.hist_access_type
@@ -201,17 +191,17 @@ class ToreeKernel(HandlerDefaults):
             rows = [[s, n, [src, None]] for s, n, src in rows]
         return {"status": "ok", "history": rows}
 
-    def comm_info_request(self, request: CommInfoRequest, ctx: Context) -> dict[str, Any]:
+    def comm_info_request(self, request: req.CommInfoRequest, ctx: Context) -> dict[str, Any]:
         return {"status": "ok", "comms": self.comms.info(request.target_name)}
 
     # Comm messages from the client: no reply; what the comm sends back has this message as parent.
-    def comm_open(self, request: CommMessage, ctx: Context) -> None:
+    def comm_open(self, request: req.CommMessage, ctx: Context) -> None:
         self._comm(ctx)
 
-    def comm_msg(self, request: CommMessage, ctx: Context) -> None:
+    def comm_msg(self, request: req.CommMessage, ctx: Context) -> None:
         self._comm(ctx)
 
-    def comm_close(self, request: CommMessage, ctx: Context) -> None:
+    def comm_close(self, request: req.CommMessage, ctx: Context) -> None:
         self._comm(ctx)
 
     def _comm(self, ctx: Context) -> None:
@@ -230,7 +220,7 @@ class ToreeKernel(HandlerDefaults):
                 },
             )
 
-    def shutdown_request(self, request: ShutdownRequest, ctx: Context) -> dict[str, Any]:
+    def shutdown_request(self, request: req.ShutdownRequest, ctx: Context) -> dict[str, Any]:
         self.shutdown_requested.set()
         self.interrupt_running()  # from the control thread: stops the cell so the shell loop can end
         return {"status": "ok", "restart": request.restart}

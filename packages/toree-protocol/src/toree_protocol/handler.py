@@ -47,14 +47,8 @@ class Context(Protocol):
     @property
     def channel(self) -> str: ...
 
-    def publish(
-        self,
-        msg_type: str,
-        content: Mapping[str, Any],
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        buffers: Sequence[bytes] = (),
-    ) -> None: ...
+    def publish(self, msg_type: str, content: Mapping[str, Any], **options: Any) -> None:
+        """IOPub with the request as parent; ``options``: ``metadata``, ``buffers``."""
 
     def input(self, prompt: str, password: bool = False) -> str: ...
 
@@ -78,8 +72,11 @@ class KernelHandler(Protocol):
     def comm_close(self, request: CommMessage, ctx: Context) -> Reply: ...
 
 
-def _unsupported(request: object, ctx: Context) -> Reply:
-    raise Unsupported(ctx.message.msg_type)
+def _unsupported(msg_type: str) -> Callable[[Any, Any, Context], Reply]:
+    def handle(self: Any, request: Any, ctx: Context) -> Reply:
+        raise Unsupported(msg_type)
+
+    return handle
 
 
 class HandlerDefaults:
@@ -100,9 +97,18 @@ class HandlerDefaults:
     def shutdown_request(self, request: ShutdownRequest, ctx: Context) -> Reply:
         return {"status": "ok", "restart": request.restart}
 
-    execute_request = complete_request = inspect_request = is_complete_request = staticmethod(_unsupported)
-    history_request = comm_info_request = debug_request = usage_request = staticmethod(_unsupported)
-    comm_open = comm_msg = comm_close = staticmethod(_unsupported)
+    # The rest: this kernel does not handle them (requests get an UnknownMessageType error reply).
+    execute_request = _unsupported("execute_request")
+    complete_request = _unsupported("complete_request")
+    inspect_request = _unsupported("inspect_request")
+    is_complete_request = _unsupported("is_complete_request")
+    history_request = _unsupported("history_request")
+    comm_info_request = _unsupported("comm_info_request")
+    debug_request = _unsupported("debug_request")
+    usage_request = _unsupported("usage_request")
+    comm_open = _unsupported("comm_open")
+    comm_msg = _unsupported("comm_msg")
+    comm_close = _unsupported("comm_close")
 
 
 def kernel_info(

@@ -8,7 +8,7 @@ as its ``str()``. ``null`` means "use the default", as most clients send it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import attrs
 
@@ -38,11 +38,17 @@ def _cursor(content: Mapping[str, Any], code: str) -> int:
     return len(code) if pos is None else max(0, min(pos, len(code)))
 
 
-@attrs.frozen
-class KernelInfoRequest:
+class _NoFields:
+    """Requests whose content has nothing a kernel reads."""
+
     @classmethod
-    def parse(cls, content: Mapping[str, Any]) -> KernelInfoRequest:
+    def parse(cls, content: Mapping[str, Any]) -> Self:
         return cls()
+
+
+@attrs.frozen
+class KernelInfoRequest(_NoFields):
+    pass
 
 
 @attrs.frozen
@@ -150,10 +156,8 @@ class ShutdownRequest:
 
 
 @attrs.frozen
-class InterruptRequest:
-    @classmethod
-    def parse(cls, content: Mapping[str, Any]) -> InterruptRequest:
-        return cls()
+class InterruptRequest(_NoFields):
+    pass
 
 
 @attrs.frozen

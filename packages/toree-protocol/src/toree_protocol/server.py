@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import zmq
@@ -98,16 +98,9 @@ class RequestContext:
         self.message = dispatch.message
         self.channel = dispatch.channel
 
-    def publish(
-        self,
-        msg_type: str,
-        content: Mapping[str, Any],
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        buffers: Sequence[bytes] = (),
-    ) -> None:
-        """An IOPub message whose parent is this request. Thread-safe."""
-        self._server.publish(msg_type, content, self.message, metadata=metadata, buffers=buffers)
+    def publish(self, msg_type: str, content: Mapping[str, Any], **options: Any) -> None:
+        """An IOPub message whose parent is this request (``metadata``, ``buffers``). Thread-safe."""
+        self._server.publish(msg_type, content, self.message, **options)
 
     def input(self, prompt: str, password: bool = False) -> str:
         """Ask the requesting client for a line (stdin channel). Main thread only."""
@@ -181,16 +174,10 @@ class KernelServer:
 
     # Sending -------------------------------------------------------------------------------------
     def publish(
-        self,
-        msg_type: str,
-        content: Mapping[str, Any],
-        parent: Message | None = None,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        buffers: Sequence[bytes] = (),
+        self, msg_type: str, content: Mapping[str, Any], parent: Message | None = None, **options: Any
     ) -> None:
-        """IOPub from any thread (frames are handed to the IOPub thread)."""
-        self._publish(self.core.iopub(msg_type, content, parent, metadata=metadata, buffers=buffers))
+        """IOPub from any thread (frames are handed to the IOPub thread); ``options`` as ``core.iopub``'s."""
+        self._publish(self.core.iopub(msg_type, content, parent, **options))
 
     def _publish(self, msg: Message) -> None:
         assert self._iopub is not None, "bind() first"
