@@ -137,8 +137,9 @@ class KernelServer:
         self._sockets, self.connection = bind_kernel_sockets(self._context, self.connection)
         if self._connection_file is not None:
             write_connection_file(self.connection, self._connection_file)
-        welcome = self.core.welcome
-        self._iopub = IOPubThread(self._sockets["iopub"], lambda topic: self.core.encode(welcome(topic)))
+        self._iopub = IOPubThread(
+            self._sockets["iopub"], lambda topic: self.core.encode(self.core.welcome(topic))
+        )
         self._iopub.start()
         return self.connection
 
