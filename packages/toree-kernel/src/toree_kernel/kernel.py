@@ -224,6 +224,7 @@ class ToreeKernel(HandlerDefaults):
         self.shutdown_requested.set()
         self.interrupt_running()  # from the control thread: stops the cell so the shell loop can end
         return {"status": "ok", "restart": request.restart}
+
     def close(self) -> None:
         if self._last_sink is not None:
             self._last_sink.retire()
