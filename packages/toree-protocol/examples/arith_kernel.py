@@ -20,7 +20,9 @@ import time
 from typing import Any
 
 from toree_protocol import read_connection_file
-from toree_protocol.server import KernelServer, RequestContext
+from toree_protocol import requests as req
+from toree_protocol.handler import Context, HandlerDefaults, kernel_info
+from toree_protocol.server import KernelServer
 
 OPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -51,7 +53,7 @@ def evaluate(node: ast.AST, names: dict[str, float]) -> float:
     raise ArithError(f"not arithmetic: {ast.unparse(node)}")
 
 
-class ArithKernel:
+class ArithKernel(HandlerDefaults):
     def __init__(self) -> None:
         self.names: dict[str, float] = {}
         self.count = 0
@@ -62,24 +64,16 @@ class ArithKernel:
         if self.running:  # an interrupt while idle is harmless
             raise KeyboardInterrupt
 
-    def kernel_info_request(self, ctx: RequestContext) -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "protocol_version": "5.4",
-            "implementation": "arith",
-            "implementation_version": "0.1",
-            "language_info": {
-                "name": "arith",
-                "version": "1.0",
-                "mimetype": "text/plain",
-                "file_extension": ".arith",
-            },
-            "banner": "arith: a toree_protocol example kernel",
-            "help_links": [],
-        }
+    def kernel_info_request(self, request: req.KernelInfoRequest, ctx: Context) -> dict[str, Any]:
+        return kernel_info(
+            implementation="arith",
+            implementation_version="0.1",
+            language_info={"name": "arith", "version": "1.0", "mimetype": "text/plain", "file_extension": ".arith"},
+            banner="arith: a toree_protocol example kernel",
+        )
 
-    def execute_request(self, ctx: RequestContext) -> dict[str, Any]:
-        code, silent = ctx.request.content.get("code", ""), ctx.request.content.get("silent", False)
+    def execute_request(self, request: req.ExecuteRequest, ctx: Context) -> dict[str, Any]:
+        code, silent = request.code, request.silent
         if not silent:
             self.count += 1
             self.history.append((self.count, code))
@@ -102,7 +96,7 @@ class ArithKernel:
             ctx.publish("execute_result", {"execution_count": self.count, "data": data, "metadata": {}})
         return {"status": "ok", "execution_count": self.count, "user_expressions": {}, "payload": []}
 
-    def run(self, code: str, ctx: RequestContext) -> float | None:
+    def run(self, code: str, ctx: Context) -> float | None:
         result = None
         for line in filter(None, (raw.strip() for raw in code.splitlines())):
             word, _, rest = line.partition(" ")
@@ -127,9 +121,8 @@ class ArithKernel:
                 result = evaluate(ast.parse(line, mode="eval"), self.names)
         return result
 
-    def complete_request(self, ctx: RequestContext) -> dict[str, Any]:
-        code = ctx.request.content.get("code", "")
-        pos = ctx.request.content.get("cursor_pos", len(code))
+    def complete_request(self, request: req.CompleteRequest, ctx: Context) -> dict[str, Any]:
+        code, pos = request.code, request.cursor_pos
         start = pos
         while start > 0 and (code[start - 1].isalnum() or code[start - 1] == "_"):
             start -= 1
@@ -137,8 +130,8 @@ class ArithKernel:
         matches = sorted(w for w in [*KEYWORDS, *self.names] if w.startswith(prefix))
         return {"status": "ok", "matches": matches, "cursor_start": start, "cursor_end": pos, "metadata": {}}
 
-    def inspect_request(self, ctx: RequestContext) -> dict[str, Any]:
-        name = ctx.request.content.get("code", "").strip()
+    def inspect_request(self, request: req.InspectRequest, ctx: Context) -> dict[str, Any]:
+        name = request.code.strip()
         if name in self.names:
             return {
                 "status": "ok",
@@ -148,8 +141,8 @@ class ArithKernel:
             }
         return {"status": "ok", "found": False, "data": {}, "metadata": {}}
 
-    def is_complete_request(self, ctx: RequestContext) -> dict[str, Any]:
-        code = ctx.request.content.get("code", "")
+    def is_complete_request(self, request: req.IsCompleteRequest, ctx: Context) -> dict[str, Any]:
+        code = request.code
         if code.count("(") > code.count(")"):
             return {"status": "incomplete", "indent": ""}
         for line in filter(None, (raw.strip() for raw in code.splitlines())):
@@ -162,25 +155,24 @@ class ArithKernel:
                 return {"status": "invalid"}
         return {"status": "complete"}
 
-    def history_request(self, ctx: RequestContext) -> dict[str, Any]:
-        content = ctx.request.content
-        rows = [[1, n, src] for n, src in self.history]
-        kind = content.get("hist_access_type")
+    def history_request(self, request: req.HistoryRequest, ctx: Context) -> dict[str, Any]:
+        rows: list[list[Any]] = [[1, n, src] for n, src in self.history]
+        kind = request.hist_access_type
         if kind == "tail":
-            rows = rows[-int(content.get("n", 10)) :]
+            rows = rows[-(10 if request.n is None else request.n) :]
         elif kind == "range":
-            rows = [r for r in rows if content.get("start", 0) <= r[1] < (content.get("stop") or 1 << 30)]
+            rows = [r for r in rows if request.start <= r[1] < (request.stop or 1 << 30)]
         elif kind == "search":
-            rows = [r for r in rows if fnmatch.fnmatchcase(r[2], content.get("pattern", "*"))]
-            if content.get("unique"):
+            rows = [r for r in rows if fnmatch.fnmatchcase(r[2], request.pattern)]
+            if request.unique:
                 rows = list({r[2]: r for r in rows}.values())
-            if content.get("n"):
-                rows = rows[-int(content["n"]) :]
-        if content.get("output"):
+            if request.n:
+                rows = rows[-request.n :]
+        if request.output:
             rows = [[s, n, [src, None]] for s, n, src in rows]
         return {"status": "ok", "history": rows}
 
-    def comm_info_request(self, ctx: RequestContext) -> dict[str, Any]:
+    def comm_info_request(self, request: req.CommInfoRequest, ctx: Context) -> dict[str, Any]:
         return {"status": "ok", "comms": {}}
 
 

@@ -26,7 +26,7 @@ def test_written_file_is_private_and_complete(tmp_path) -> None:
 
 def test_keys_are_256_random_bits() -> None:
     a, b = ConnectionInfo(), ConnectionInfo()
-    assert len(a.key) == 64 and int(a.key, 16) >= 0
+    assert len(a.key) == 64 and len(bytes.fromhex(a.key)) == 32  # 64 hex digits: 32 bytes, 256 bits
     assert a.key != b.key
 
 

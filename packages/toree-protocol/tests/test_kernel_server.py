@@ -12,17 +12,18 @@ import zmq
 
 from toree_protocol import ConnectionInfo, new_message, read_connection_file, serialize
 from toree_protocol.client import KernelClient
-from toree_protocol.server import KernelServer, StdinNotAllowed
+from toree_protocol.requests import ExecuteRequest
+from toree_protocol.server import HandlerDefaults, KernelServer, StdinNotAllowed
 
 pytestmark = pytest.mark.timeout(60)
 
 
-class Handler:
+class Handler(HandlerDefaults):
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    def execute_request(self, ctx):
-        code = ctx.request.content["code"]
+    def execute_request(self, request: ExecuteRequest, ctx):
+        code = request.code
         if code == "block":
             self.release.wait(10)
         elif code == "crash":

@@ -3,6 +3,8 @@ but ProtocolError."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,15 +105,28 @@ def test_missing_signature_rejected_when_keyed(msg: Message) -> None:
 def test_garbage_only_raises_protocol_error(frames: list[bytes], at: int, keyed: bool) -> None:
     if at < len(frames):
         frames.insert(at, DELIMITER)  # get past the delimiter check half of the time
-    result = decode_or_none(frames, KEY if keyed else UNSIGNED)  # anything but ProtocolError fails here
-    assert result is None or isinstance(result, Message)
+    signer = KEY if keyed else UNSIGNED
+    result = decode_or_none(frames, signer)  # anything but ProtocolError fails here
+    if result is not None:  # accepted garbage must be a whole message whose header a reply can echo
+        assert DELIMITER in frames
+        assert len(frames) - frames.index(DELIMITER) - 1 >= 5
+        assert not keyed, "garbage passed the signature check"
+        reply = deserialize(serialize(new_message("r", parent=result, session="k"), signer), signer)
+        assert reply.parent_header["msg_id"] == result.msg_id
 
 
 @settings(max_examples=300)
-@given(st.lists(json_values.map(lambda v: __import__("json").dumps(v).encode()), min_size=4, max_size=4))
+@given(st.lists(json_values.map(lambda v: json.dumps(v).encode()), min_size=4, max_size=4))
 def test_unsigned_valid_json_of_wrong_shape_is_a_protocol_error(bodies: list[bytes]) -> None:
     result = decode_or_none([DELIMITER, b"", *bodies], UNSIGNED)
-    assert result is None or isinstance(result.content, dict)
+    header, parent, metadata, content = (json.loads(b) for b in bodies)
+    if not all(isinstance(v, dict) for v in (header, parent, metadata, content)):
+        assert result is None, "a frame that is not a JSON object was accepted"
+    elif not (isinstance(header.get("msg_id"), str) and isinstance(header.get("msg_type"), str)):
+        assert result is None, "a header without a string msg_id and msg_type was accepted"
+    if result is not None:
+        assert (result.msg_id, result.msg_type) == (header["msg_id"], header["msg_type"])
+        assert (result.parent_header, result.metadata, result.content) == (parent, metadata, content)
 
 
 def test_empty_key_means_unsigned() -> None:

@@ -1,7 +1,8 @@
 """The Toree request handler: translates Jupyter requests into interpreter calls.
 
-toree_protocol's KernelServer does the protocol bookkeeping (busy/idle, replies, threads);
-this class only decides what each request means for the interpreters.
+toree_protocol parses and validates requests (typed, one class per message type) and does the
+protocol bookkeeping (busy/idle, replies, channels, threads); this class only wires each request
+to the interpreters, magics, history and comms.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from toree_interpreters.comms import CommManager
 from toree_interpreters.contract import ExecuteOutcome, Interpreter
 from toree_magics import CellRunner
-from toree_protocol.messages import ProtocolError
+from toree_protocol import requests as req
+from toree_protocol.handler import Context, HandlerDefaults, kernel_info
 
 from . import __version__
 from .history import HistoryStore
@@ -29,8 +32,8 @@ HELP_LINKS = [
 ]
 
 
-class ToreeKernel:
-    """Handler object for ``toree_protocol.server.KernelServer`` (one method per request type)."""
+class ToreeKernel(HandlerDefaults):
+    """``toree_protocol.handler.KernelHandler`` for ``KernelServer`` (one method per request type)."""
 
     def __init__(
         self,
@@ -79,33 +82,25 @@ class ToreeKernel:
         return running
 
     # Requests ---------------------------------------------------------------------------------------
-    def kernel_info_request(self, ctx: Any) -> dict[str, Any]:
+    def kernel_info_request(self, request: req.KernelInfoRequest, ctx: Context) -> dict[str, Any]:
         # Answered from static data: never waits for Spark.
-        return {
-            "status": "ok",
-            "protocol_version": "5.4",
-            "implementation": "toree",
-            "implementation_version": __version__,
-            "language_info": self.default.language_info.to_dict(),
-            "banner": self.banner,
-            "help_links": HELP_LINKS,
-            "debugger": False,
-        }
+        return kernel_info(
+            implementation="toree",
+            implementation_version=__version__,
+            language_info=self.default.language_info.to_dict(),
+            banner=self.banner,
+            help_links=HELP_LINKS,
+            debugger=False,
+        )
 
-    def execute_request(self, ctx: Any) -> dict[str, Any]:
-        content = ctx.request.content
-        code = _field(content, "code", str, "")
-        silent = _field(content, "silent", bool, False)
-        store_history = _field(content, "store_history", bool, not silent) and not silent
-        expressions = _field(content, "user_expressions", dict, None) or {}
-        for flag in ("allow_stdin", "stop_on_error"):
-            _field(content, flag, bool, None)
-        if store_history:
+    def execute_request(self, request: req.ExecuteRequest, ctx: Context) -> dict[str, Any]:
+        code, silent = request.code, request.silent
+        if request.store_history:
             self.execution_count += 1
         count = self.execution_count
         if not silent:
             ctx.publish("execute_input", {"code": code, "execution_count": count})
-        if store_history and self.history is not None:
+        if request.store_history and self.history is not None:
             self.history.store(count, code)
 
         interpreter = self.default
@@ -126,7 +121,7 @@ class ToreeKernel:
             return {
                 "status": "ok",
                 "execution_count": count,
-                "user_expressions": self._user_expressions(interpreter, expressions),
+                "user_expressions": self._user_expressions(interpreter, request.user_expressions),
                 "payload": [],
             }
         error = outcome.error
@@ -147,7 +142,7 @@ class ToreeKernel:
         finally:
             self._busy = False
 
-    def _user_expressions(self, interpreter: Interpreter, expressions: dict[str, Any]) -> dict[str, Any]:
+    def _user_expressions(self, interpreter: Interpreter, expressions: Mapping[str, Any]) -> dict[str, Any]:
         results: dict[str, Any] = {}
         for name, expr in expressions.items():
             try:
@@ -161,10 +156,8 @@ class ToreeKernel:
                 }
         return results
 
-    def complete_request(self, ctx: Any) -> dict[str, Any]:
-        code = _field(ctx.request.content, "code", str, "")
-        pos = _cursor(ctx.request.content, code)
-        completion = self.runner.complete(code, pos, self.default)
+    def complete_request(self, request: req.CompleteRequest, ctx: Context) -> dict[str, Any]:
+        completion = self.runner.complete(request.code, request.cursor_pos, self.default)
         return {
             "status": "ok",
             "matches": completion.matches,
@@ -173,61 +166,46 @@ class ToreeKernel:
             "metadata": completion.metadata,
         }
 
-    def inspect_request(self, ctx: Any) -> dict[str, Any]:
-        content = ctx.request.content
-        code = _field(content, "code", str, "")
-        detail = _field(content, "detail_level", int, 0) or 0
-        bundle = self.runner.inspect(code, _cursor(content, code), detail, self.default)
+    def inspect_request(self, request: req.InspectRequest, ctx: Context) -> dict[str, Any]:
+        bundle = self.runner.inspect(request.code, request.cursor_pos, request.detail_level, self.default)
         return {"status": "ok", "found": bool(bundle), "data": bundle or {}, "metadata": {}}
 
-    def is_complete_request(self, ctx: Any) -> dict[str, Any]:
-        verdict = self.runner.is_complete(_field(ctx.request.content, "code", str, ""), self.default)
+    def is_complete_request(self, request: req.IsCompleteRequest, ctx: Context) -> dict[str, Any]:
+        verdict = self.runner.is_complete(request.code, self.default)
         reply: dict[str, Any] = {"status": verdict.status}
         if verdict.status == "incomplete":
             reply["indent"] = verdict.indent
         return reply
 
-    def history_request(self, ctx: Any) -> dict[str, Any]:
-        content = ctx.request.content
+    def history_request(self, request: req.HistoryRequest, ctx: Context) -> dict[str, Any]:
         if self.history is None:
             return {"status": "ok", "history": []}
-        kind = _field(content, "hist_access_type", str, "tail")
+        kind = request.hist_access_type
         if kind == "range":
-            rows = self.history.range(
-                _field(content, "session", int, 0) or 0,
-                _field(content, "start", int, 1) or 1,
-                _field(content, "stop", int, None),
-            )
+            rows = self.history.range(request.session or 0, request.start or 1, request.stop)
         elif kind == "search":
-            rows = self.history.search(
-                _field(content, "pattern", str, "*"),
-                _field(content, "n", int, None),
-                _field(content, "unique", bool, False),
-            )
+            rows = self.history.search(request.pattern, request.n, request.unique)
         else:
-            rows = self.history.tail(_field(content, "n", int, 10) or 10)
-        if _field(content, "output", bool, False):
+            rows = self.history.tail(request.n or 10)
+        if request.output:
             rows = [[s, n, [src, None]] for s, n, src in rows]
         return {"status": "ok", "history": rows}
 
-    def comm_info_request(self, ctx: Any) -> dict[str, Any]:
-        return {"status": "ok", "comms": self.comms.info(_field(ctx.request.content, "target_name", str, None))}
+    def comm_info_request(self, request: req.CommInfoRequest, ctx: Context) -> dict[str, Any]:
+        return {"status": "ok", "comms": self.comms.info(request.target_name)}
 
     # Comm messages from the client: no reply; what the comm sends back has this message as parent.
-    def comm_open(self, ctx: Any) -> None:
+    def comm_open(self, request: req.CommMessage, ctx: Context) -> None:
         self._comm(ctx)
 
-    def comm_msg(self, ctx: Any) -> None:
+    def comm_msg(self, request: req.CommMessage, ctx: Context) -> None:
         self._comm(ctx)
 
-    def comm_close(self, ctx: Any) -> None:
+    def comm_close(self, request: req.CommMessage, ctx: Context) -> None:
         self._comm(ctx)
 
-    def _comm(self, ctx: Any) -> None:
-        msg = ctx.request
-        _field(msg.content, "comm_id", str, None)
-        _field(msg.content, "target_name", str, None)
-        _field(msg.content, "data", dict, None)
+    def _comm(self, ctx: Context) -> None:
+        msg = ctx.message
         with self.comms.routing(_comm_route(ctx, None)):
             self.comms.handle(
                 msg.msg_type,
@@ -242,10 +220,10 @@ class ToreeKernel:
                 },
             )
 
-    def shutdown_request(self, ctx: Any) -> dict[str, Any]:
+    def shutdown_request(self, request: req.ShutdownRequest, ctx: Context) -> dict[str, Any]:
         self.shutdown_requested.set()
         self.interrupt_running()  # from the control thread: stops the cell so the shell loop can end
-        return {"status": "ok", "restart": bool(ctx.request.content.get("restart", False))}
+        return {"status": "ok", "restart": request.restart}
 
     def close(self) -> None:
         if self._last_sink is not None:
@@ -259,7 +237,7 @@ class ToreeKernel:
             self.history.close()
 
 
-def _comm_route(ctx: Any, sink: IOPubSink | None) -> Any:
+def _comm_route(ctx: Context, sink: IOPubSink | None) -> Any:
     """Comm messages with ``ctx``'s request as parent; a cell's pending output goes out first."""
 
     def send(msg_type: str, content: dict[str, Any], metadata: dict[str, Any], buffers: Any) -> None:
@@ -268,24 +246,3 @@ def _comm_route(ctx: Any, sink: IOPubSink | None) -> Any:
         ctx.publish(msg_type, content, metadata=metadata, buffers=buffers)
 
     return send
-
-
-def _cursor(content: Any, code: str) -> int:
-    pos = _field(content, "cursor_pos", int, None)
-    return len(code) if pos is None else max(0, min(pos, len(code)))
-
-
-_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", dict: "an object"}
-
-
-def _field(content: Any, key: str, kind: type, default: Any) -> Any:
-    """``content[key]`` if it has the type the spec gives it (``null`` means ``default``), else a
-    ProtocolError: a cell whose code is a number or a list is rejected, not run as its ``str()``."""
-    value = content.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ProtocolError(f"content field {key!r} must be {_TYPE_NAMES[kind]}, not {type(value).__name__}")
-    if kind is int and not -(2**63) <= value < 2**63:  # beyond what SQLite (history) or the JVM take
-        raise ProtocolError(f"content field {key!r} is out of range: {value}")
-    return value

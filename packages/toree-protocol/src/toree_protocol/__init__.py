@@ -1,7 +1,7 @@
 """toree_protocol: the Jupyter kernel wire protocol, reusable by any kernel or client.
 
-The pure layer (messages, codec, connection) has no sockets; ``sockets``, ``server``
-and ``client`` are the only modules that import zmq.
+The pure layer (messages, codec, connection, requests, handler, core, client_core) has no
+sockets; ``sockets``, ``server`` and ``client`` are the only modules that import zmq.
 """
 
 __version__ = "0.1.0"

@@ -1,129 +1,47 @@
 """A client for any Jupyter kernel, for applications that talk 0MQ directly (no jupyter_client).
 
-``KernelClient`` is synchronous, ``AsyncKernelClient`` the asyncio flavour; both drive the same
-sans-IO pieces: ``requests`` builds request messages and ``Execution`` tracks one execute request
-(its outputs, reply and final ``idle``). IOPub messages of other requests are kept per parent, so
-output is never lost to whoever waits for it next.
+``KernelClient`` is synchronous, ``AsyncKernelClient`` the asyncio face of the same client: both
+offer the same requests and drive the same sans-IO ``client_core.ClientCore`` (request contents,
+signing, routing of messages to whoever waits for them); only the socket calls differ here.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import uuid
-from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, Self
 
-import attrs
 import zmq
 import zmq.asyncio
 
-from .codec import deserialize, serialize
+from .client_core import (
+    EXECUTE_CHANNELS,
+    ClientCore,
+    Collector,
+    ExecuteResult,
+    Execution,
+    OnInput,
+    OnOutput,
+    comm_info_content,
+    complete_content,
+    deadline,
+    execute_content,
+    history_content,
+    inspect_content,
+    remaining,
+)
 from .connection import ConnectionInfo, read_connection_file
-from .messages import Message, ProtocolError, new_id, new_message
+from .messages import Message
 
-log = logging.getLogger(__name__)
+__all__ = ["AsyncKernelClient", "ExecuteResult", "Execution", "KernelClient", "execute_content"]
 
-OnOutput = Callable[[Message], None]
-_EXECUTE_CHANNELS = ("iopub", "shell", "stdin")
-OnInput = Callable[[str, bool], str]
-
-
-@attrs.frozen
-class ExecuteResult:
-    reply: Message
-    outputs: list[Message]  # IOPub messages of this request, in order, status messages excluded
-
-    @property
-    def status(self) -> str:
-        return str(self.reply.content.get("status"))
-
-    @property
-    def execution_count(self) -> int | None:
-        return self.reply.content.get("execution_count")
-
-    def _stream(self, name: str) -> str:
-        return "".join(
-            m.content.get("text", "")
-            for m in self.outputs
-            if m.msg_type == "stream" and m.content.get("name") == name
-        )
-
-    @property
-    def stdout(self) -> str:
-        return self._stream("stdout")
-
-    @property
-    def stderr(self) -> str:
-        return self._stream("stderr")
-
-    @property
-    def error(self) -> dict[str, Any] | None:
-        return dict(self.reply.content) if self.status == "error" else None
-
-    @property
-    def data(self) -> list[dict[str, Any]]:
-        """The MIME bundles of execute_result and display_data outputs."""
-        return [
-            dict(m.content["data"]) for m in self.outputs if m.msg_type in ("execute_result", "display_data")
-        ]
-
-
-def execute_content(
-    code: str,
-    *,
-    silent: bool = False,
-    store_history: bool = True,
-    user_expressions: Mapping[str, str] | None = None,
-    allow_stdin: bool = False,
-    stop_on_error: bool = True,
-) -> dict[str, Any]:
-    return {
-        "code": code,
-        "silent": silent,
-        "store_history": store_history,
-        "user_expressions": dict(user_expressions or {}),
-        "allow_stdin": allow_stdin,
-        "stop_on_error": stop_on_error,
-    }
-
-
-class Execution:
-    """Sans-IO state of one execute request: feed it messages, it says what to emit and when it is done."""
-
-    def __init__(self, request: Message) -> None:
-        self.request = request
-        self.reply: Message | None = None
-        self.idle = False
-        self.outputs: list[Message] = []
-
-    def owns(self, msg: Message) -> bool:
-        return msg.parent_header.get("msg_id") == self.request.msg_id
-
-    def feed(self, channel: str, msg: Message) -> Message | None:
-        """Returns the message if it is an output to hand to the caller."""
-        if channel == "shell":
-            self.reply = msg
-            return None
-        if msg.msg_type == "status":
-            self.idle = self.idle or msg.content.get("execution_state") == "idle"
-            return None
-        self.outputs.append(msg)
-        return msg
-
-    @property
-    def done(self) -> bool:
-        return self.reply is not None and self.idle
-
-    def result(self) -> ExecuteResult:
-        assert self.reply is not None
-        return ExecuteResult(self.reply, self.outputs)
+_SOCKET_KINDS = (("shell", zmq.DEALER), ("control", zmq.DEALER), ("stdin", zmq.DEALER), ("iopub", zmq.SUB))
 
 
 class _Base:
-    """Sockets, signing and routing shared by the sync and async clients."""
+    """The sockets of one client (sync or asyncio, by ``context``) around its ``ClientCore``."""
 
     def __init__(
         self,
@@ -134,18 +52,12 @@ class _Base:
         username: str | None = None,
     ) -> None:
         self.connection = connection
-        self.session = session or new_id()
-        self.username = username
-        self._signer = connection.signer()
+        self.core = ClientCore(connection.signer(), session or uuid.uuid4().hex, username)
+        self.session = self.core.session
         self._context = context
         identity = uuid.uuid4().hex.encode()
         self._sockets: dict[str, zmq.Socket] = {}
-        for channel, kind in (
-            ("shell", zmq.DEALER),
-            ("control", zmq.DEALER),
-            ("stdin", zmq.DEALER),
-            ("iopub", zmq.SUB),
-        ):
+        for channel, kind in _SOCKET_KINDS:
             sock = context.socket(kind)
             sock.setsockopt(zmq.LINGER, 0)
             if channel in ("shell", "stdin"):
@@ -154,80 +66,34 @@ class _Base:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
             sock.connect(connection.url(channel))
             self._sockets[channel] = sock
-        # Messages waiting for whoever asks: (channel, parent msg_id) -> messages.
-        self._stash: defaultdict[tuple[str, str], deque[Message]] = defaultdict(deque)
-        self.iopub_seen = False
+        self._hb = self._new_hb()
+
+    @classmethod
+    def from_connection_file(cls, path: str | os.PathLike[str], **kw: Any) -> Self:
+        return cls(read_connection_file(path), **kw)
+
+    @property
+    def iopub_seen(self) -> bool:
+        return self.core.iopub_seen
 
     def _message(self, msg_type: str, content: Mapping[str, Any] | None = None) -> Message:
-        return new_message(msg_type, content, session=self.session, username=self.username)
+        return self.core.message(msg_type, content)
 
-    def _frames(self, msg: Message) -> list[bytes]:
-        return serialize(msg, self._signer)
+    def _new_hb(self) -> zmq.Socket:
+        sock = self._context.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.connection.url("hb"))
+        return sock
 
-    def _decode(self, channel: str, frames: list[bytes]) -> Message | None:
-        try:
-            msg = deserialize(frames, self._signer)
-        except ProtocolError as exc:
-            log.warning("dropped a message from the kernel on %s: %s", channel, exc)
-            return None
-        if channel == "iopub":
-            self.iopub_seen = True
-        return msg
+    def _hb_missed(self) -> bool:
+        self._hb.close()  # a REQ socket that missed its answer cannot send again
+        self._hb = self._new_hb()
+        return False
 
-    def _input_reply(self, request: Message, on_input: OnInput | None) -> Message:
-        """Answer an input_request (an empty line when the caller gave no way to ask the user)."""
-        prompt, password = request.content.get("prompt", ""), bool(request.content.get("password"))
-        value = on_input(prompt, password) if on_input is not None else ""
-        return new_message("input_reply", {"value": value}, session=self.session, parent=request)
-
-    def _execute_request(
-        self, code: str, on_input: OnInput | None, allow_stdin: bool | None, options: dict[str, Any]
-    ) -> Message:
-        allow = on_input is not None if allow_stdin is None else allow_stdin
-        return self._message("execute_request", execute_content(code, allow_stdin=allow, **options))
-
-    def _earlier_outputs(self, run: Execution) -> list[Message]:
-        """This request's messages that arrived while we were waiting for something else."""
-        outputs = []
-        for channel in ("iopub", "shell"):
-            while (early := self._take(channel, run.request.msg_id)) is not None:
-                if (out := run.feed(channel, early)) is not None:
-                    outputs.append(out)
-        return outputs
-
-    def _route(
-        self, run: Execution, channel: str, msg: Message, on_input: OnInput | None
-    ) -> tuple[Message | None, Message | None]:
-        """(an output to hand to the caller, an input_reply to send) for one received message."""
-        if channel == "stdin":
-            return None, self._input_reply(msg, on_input) if msg.msg_type == "input_request" else None
-        if not run.owns(msg):
-            self._keep(channel, msg)
-            return None, None
-        return run.feed(channel, msg), None
-
-    def _take(self, channel: str, parent_id: str) -> Message | None:
-        queue = self._stash.get((channel, parent_id))
-        return queue.popleft() if queue else None
-
-    def _keep(self, channel: str, msg: Message) -> None:
-        self._stash[(channel, str(msg.parent_header.get("msg_id", "")))].append(msg)
-        if len(self._stash) > 1000:  # nobody waits for these: forget the oldest parents
-            self._stash.pop(next(iter(self._stash)))
-
-
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
-
-
-def _remaining(deadline: float | None, what: str) -> int:
-    """Milliseconds left for a poll (-1: forever); TimeoutError naming ``what`` once it has passed."""
-    if deadline is None:
-        return -1
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError(f"timed out waiting for {what}")
-    return max(1, int(left * 1000))
+    def close(self) -> None:
+        for sock in [*self._sockets.values(), self._hb]:
+            sock.close(linger=0)
+        self._context.term()
 
 
 class KernelClient(_Base):
@@ -237,35 +103,32 @@ class KernelClient(_Base):
         self, connection: ConnectionInfo, *, session: str | None = None, username: str | None = None
     ):
         super().__init__(connection, zmq.Context(), session=session, username=username)
-        self._hb = self._new_hb()
-
-    @classmethod
-    def from_connection_file(cls, path: str | os.PathLike[str], **kw: Any) -> KernelClient:
-        return cls(read_connection_file(path), **kw)
 
     # Plumbing -------------------------------------------------------------------------------------
     def _send(self, channel: str, msg: Message) -> Message:
-        self._sockets[channel].send_multipart(self._frames(msg))
+        self._sockets[channel].send_multipart(self.core.encode(msg))
         return msg
 
-    def _next(self, channels: tuple[str, ...], deadline: float | None, what: str) -> tuple[str, Message]:
+    def _next(self, channels: tuple[str, ...], until: float | None, what: str) -> tuple[str, Message]:
         poller = zmq.Poller()
         for channel in channels:
             poller.register(self._sockets[channel], zmq.POLLIN)
         while True:
-            events = dict(poller.poll(_remaining(deadline, what)))
+            events = dict(poller.poll(remaining(until, what)))
             for channel in channels:
                 if self._sockets[channel] in events:
-                    msg = self._decode(channel, self._sockets[channel].recv_multipart())
+                    msg = self.core.decode(channel, self._sockets[channel].recv_multipart())
                     if msg is not None:
                         return channel, msg
 
-    def _request(self, channel: str, msg_type: str, content: Mapping[str, Any] | None, timeout: float | None):
+    def _request(
+        self, channel: str, msg_type: str, content: Mapping[str, Any] | None, timeout: float | None
+    ) -> Message:
         request = self._send(channel, self._message(msg_type, content))
-        deadline, what = _deadline(timeout), f"{msg_type} reply"
-        while (reply := self._take(channel, request.msg_id)) is None:
-            got_channel, msg = self._next((channel,), deadline, what)
-            self._keep(got_channel, msg)
+        until, what = deadline(timeout), f"{msg_type} reply"
+        while (reply := self.core.take(channel, request.msg_id)) is None:
+            got_channel, msg = self._next((channel,), until, what)
+            self.core.keep(got_channel, msg)
         return reply
 
     # Requests -------------------------------------------------------------------------------------
@@ -274,22 +137,22 @@ class KernelClient(_Base):
 
     def wait_for_ready(self, timeout: float = 30) -> Message:
         """kernel_info answered and IOPub connected (so no output of the next request is lost)."""
-        deadline = _deadline(timeout)
+        end = time.monotonic() + timeout
         while True:
             try:
-                reply = self.kernel_info(timeout=min(1.0, max(0.01, deadline - time.monotonic())))  # type: ignore[operator]
+                reply = self.kernel_info(timeout=min(1.0, max(0.01, end - time.monotonic())))
             except TimeoutError:
-                _remaining(deadline, "the kernel to answer kernel_info")
+                remaining(end, "the kernel to answer kernel_info")
                 continue
-            poll_until = _deadline(0.5)
-            while not self.iopub_seen and time.monotonic() < poll_until:  # type: ignore[operator]
+            poll_until = time.monotonic() + 0.5
+            while not self.iopub_seen and time.monotonic() < poll_until:
                 if self._sockets["iopub"].poll(50):
-                    msg = self._decode("iopub", self._sockets["iopub"].recv_multipart())
+                    msg = self.core.decode("iopub", self._sockets["iopub"].recv_multipart())
                     if msg is not None:
-                        self._keep("iopub", msg)
+                        self.core.keep("iopub", msg)
             if self.iopub_seen:
                 return reply
-            _remaining(deadline, "IOPub to connect")
+            remaining(end, "IOPub to connect")
 
     def execute_iter(
         self,
@@ -301,12 +164,12 @@ class KernelClient(_Base):
         **options: Any,
     ) -> Iterator[Message]:
         """Yield each output of this request as it arrives, then the execute_reply."""
-        run = Execution(self._send("shell", self._execute_request(code, on_input, allow_stdin, options)))
-        yield from self._earlier_outputs(run)
-        deadline = _deadline(timeout)
+        run = Execution(self._send("shell", self.core.execute_request(code, on_input, allow_stdin, options)))
+        yield from self.core.earlier_outputs(run)
+        until = deadline(timeout)
         while not run.done:
-            channel, msg = self._next(_EXECUTE_CHANNELS, deadline, "execute to finish")
-            output, answer = self._route(run, channel, msg, on_input)
+            channel, msg = self._next(EXECUTE_CHANNELS, until, "execute to finish")
+            output, answer = self.core.route(run, channel, msg, on_input)
             if answer is not None:
                 self._send("stdin", answer)
             if output is not None:
@@ -315,41 +178,28 @@ class KernelClient(_Base):
         yield run.reply
 
     def execute(self, code: str, *, on_output: OnOutput | None = None, **kw: Any) -> ExecuteResult:
-        outputs: list[Message] = []
-        reply = None
+        collector = Collector(on_output)
         for msg in self.execute_iter(code, **kw):
-            if msg.msg_type == "execute_reply":
-                reply = msg
-            else:
-                outputs.append(msg)
-                if on_output is not None:
-                    on_output(msg)
-        assert reply is not None
-        return ExecuteResult(reply, outputs)
+            collector.add(msg)
+        return collector.result()
 
     def complete(self, code: str, cursor_pos: int | None = None, timeout: float | None = 10) -> Message:
-        pos = len(code) if cursor_pos is None else cursor_pos
-        return self._request("shell", "complete_request", {"code": code, "cursor_pos": pos}, timeout)
+        return self._request("shell", "complete_request", complete_content(code, cursor_pos), timeout)
 
     def inspect(
         self, code: str, cursor_pos: int | None = None, detail_level: int = 0, timeout: float | None = 10
-    ):
-        pos = len(code) if cursor_pos is None else cursor_pos
-        content = {"code": code, "cursor_pos": pos, "detail_level": detail_level}
+    ) -> Message:
+        content = inspect_content(code, cursor_pos, detail_level)
         return self._request("shell", "inspect_request", content, timeout)
 
     def is_complete(self, code: str, timeout: float | None = 10) -> Message:
         return self._request("shell", "is_complete_request", {"code": code}, timeout)
 
     def history(self, timeout: float | None = 10, **content: Any) -> Message:
-        content.setdefault("hist_access_type", "tail")
-        content.setdefault("output", False)
-        content.setdefault("raw", True)
-        return self._request("shell", "history_request", content, timeout)
+        return self._request("shell", "history_request", history_content(content), timeout)
 
     def comm_info(self, target_name: str | None = None, timeout: float | None = 10) -> Message:
-        content = {} if target_name is None else {"target_name": target_name}
-        return self._request("shell", "comm_info_request", content, timeout)
+        return self._request("shell", "comm_info_request", comm_info_content(target_name), timeout)
 
     def interrupt(self, timeout: float | None = 10) -> Message:
         return self._request("control", "interrupt_request", {}, timeout)
@@ -357,25 +207,12 @@ class KernelClient(_Base):
     def shutdown(self, restart: bool = False, timeout: float | None = 10) -> Message:
         return self._request("control", "shutdown_request", {"restart": restart}, timeout)
 
-    # Heartbeat ------------------------------------------------------------------------------------
-    def _new_hb(self) -> zmq.Socket:
-        sock = self._context.socket(zmq.REQ)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.connection.url("hb"))
-        return sock
-
     def is_alive(self, timeout: float = 1.0) -> bool:
+        """The heartbeat echoes within ``timeout``."""
         self._hb.send(b"ping")
         if self._hb.poll(int(timeout * 1000)):
             return self._hb.recv() == b"ping"
-        self._hb.close()  # a REQ socket that missed its answer cannot send again
-        self._hb = self._new_hb()
-        return False
-
-    def close(self) -> None:
-        for sock in [*self._sockets.values(), self._hb]:
-            sock.close(linger=0)
-        self._context.term()
+        return self._hb_missed()
 
     def __enter__(self) -> KernelClient:
         return self
@@ -392,53 +229,55 @@ class AsyncKernelClient(_Base):
     ):
         super().__init__(connection, zmq.asyncio.Context(), session=session, username=username)
 
+    # Plumbing -------------------------------------------------------------------------------------
     async def _send(self, channel: str, msg: Message) -> Message:
-        await self._sockets[channel].send_multipart(self._frames(msg))
+        await self._sockets[channel].send_multipart(self.core.encode(msg))  # type: ignore[misc]
         return msg
 
-    async def _next(
-        self, channels: tuple[str, ...], deadline: float | None, what: str
-    ) -> tuple[str, Message]:
+    async def _next(self, channels: tuple[str, ...], until: float | None, what: str) -> tuple[str, Message]:
         poller = zmq.asyncio.Poller()
         for channel in channels:
             poller.register(self._sockets[channel], zmq.POLLIN)
         while True:
-            events = dict(await poller.poll(_remaining(deadline, what)))
+            events = dict(await poller.poll(remaining(until, what)))
             for channel in channels:
                 if self._sockets[channel] in events:
-                    msg = self._decode(channel, await self._sockets[channel].recv_multipart())
+                    frames = await self._sockets[channel].recv_multipart()  # type: ignore[misc]
+                    msg = self.core.decode(channel, frames)
                     if msg is not None:
                         return channel, msg
 
     async def _request(
         self, channel: str, msg_type: str, content: Mapping[str, Any] | None, timeout: float | None
-    ):
+    ) -> Message:
         request = await self._send(channel, self._message(msg_type, content))
-        deadline = _deadline(timeout)
-        while (reply := self._take(channel, request.msg_id)) is None:
-            got_channel, msg = await self._next((channel,), deadline, f"{msg_type} reply")
-            self._keep(got_channel, msg)
+        until = deadline(timeout)
+        while (reply := self.core.take(channel, request.msg_id)) is None:
+            got_channel, msg = await self._next((channel,), until, f"{msg_type} reply")
+            self.core.keep(got_channel, msg)
         return reply
 
+    # Requests -------------------------------------------------------------------------------------
     async def kernel_info(self, timeout: float | None = 10) -> Message:
         return await self._request("shell", "kernel_info_request", {}, timeout)
 
     async def wait_for_ready(self, timeout: float = 30) -> Message:
-        deadline = _deadline(timeout)
+        """kernel_info answered and IOPub connected (so no output of the next request is lost)."""
+        until = deadline(timeout)
         while True:
             try:
                 reply = await self.kernel_info(timeout=1.0)
             except TimeoutError:
-                _remaining(deadline, "the kernel to answer kernel_info")
+                remaining(until, "the kernel to answer kernel_info")
                 continue
             try:
-                _, msg = await self._next(("iopub",), _deadline(0.5), "IOPub")
-                self._keep("iopub", msg)
+                _, msg = await self._next(("iopub",), deadline(0.5), "IOPub")
+                self.core.keep("iopub", msg)
             except TimeoutError:
                 pass
             if self.iopub_seen:
                 return reply
-            _remaining(deadline, "IOPub to connect")
+            remaining(until, "IOPub to connect")
 
     async def execute_iter(
         self,
@@ -449,15 +288,15 @@ class AsyncKernelClient(_Base):
         timeout: float | None = None,
         **options: Any,
     ) -> AsyncIterator[Message]:
-        run = Execution(
-            await self._send("shell", self._execute_request(code, on_input, allow_stdin, options))
-        )
-        for output in self._earlier_outputs(run):
-            yield output
-        deadline = _deadline(timeout)
+        """Yield each output of this request as it arrives, then the execute_reply."""
+        request = self.core.execute_request(code, on_input, allow_stdin, options)
+        run = Execution(await self._send("shell", request))
+        for early in self.core.earlier_outputs(run):
+            yield early
+        until = deadline(timeout)
         while not run.done:
-            channel, msg = await self._next(_EXECUTE_CHANNELS, deadline, "execute to finish")
-            output, answer = self._route(run, channel, msg, on_input)
+            channel, msg = await self._next(EXECUTE_CHANNELS, until, "execute to finish")
+            output, answer = self.core.route(run, channel, msg, on_input)
             if answer is not None:
                 await self._send("stdin", answer)
             if output is not None:
@@ -466,17 +305,28 @@ class AsyncKernelClient(_Base):
         yield run.reply
 
     async def execute(self, code: str, *, on_output: OnOutput | None = None, **kw: Any) -> ExecuteResult:
-        outputs: list[Message] = []
-        reply = None
+        collector = Collector(on_output)
         async for msg in self.execute_iter(code, **kw):
-            if msg.msg_type == "execute_reply":
-                reply = msg
-            else:
-                outputs.append(msg)
-                if on_output is not None:
-                    on_output(msg)
-        assert reply is not None
-        return ExecuteResult(reply, outputs)
+            collector.add(msg)
+        return collector.result()
+
+    async def complete(self, code: str, cursor_pos: int | None = None, timeout: float | None = 10) -> Message:
+        return await self._request("shell", "complete_request", complete_content(code, cursor_pos), timeout)
+
+    async def inspect(
+        self, code: str, cursor_pos: int | None = None, detail_level: int = 0, timeout: float | None = 10
+    ) -> Message:
+        content = inspect_content(code, cursor_pos, detail_level)
+        return await self._request("shell", "inspect_request", content, timeout)
+
+    async def is_complete(self, code: str, timeout: float | None = 10) -> Message:
+        return await self._request("shell", "is_complete_request", {"code": code}, timeout)
+
+    async def history(self, timeout: float | None = 10, **content: Any) -> Message:
+        return await self._request("shell", "history_request", history_content(content), timeout)
+
+    async def comm_info(self, target_name: str | None = None, timeout: float | None = 10) -> Message:
+        return await self._request("shell", "comm_info_request", comm_info_content(target_name), timeout)
 
     async def interrupt(self, timeout: float | None = 10) -> Message:
         return await self._request("control", "interrupt_request", {}, timeout)
@@ -484,10 +334,12 @@ class AsyncKernelClient(_Base):
     async def shutdown(self, restart: bool = False, timeout: float | None = 10) -> Message:
         return await self._request("control", "shutdown_request", {"restart": restart}, timeout)
 
-    def close(self) -> None:
-        for sock in self._sockets.values():
-            sock.close(linger=0)
-        self._context.term()
+    async def is_alive(self, timeout: float = 1.0) -> bool:
+        """The heartbeat echoes within ``timeout``."""
+        await self._hb.send(b"ping")  # type: ignore[misc]
+        if await self._hb.poll(int(timeout * 1000)):  # type: ignore[misc]
+            return await self._hb.recv() == b"ping"  # type: ignore[misc]
+        return self._hb_missed()
 
     async def __aenter__(self) -> AsyncKernelClient:
         return self

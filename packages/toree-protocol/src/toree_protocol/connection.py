@@ -47,7 +47,8 @@ class ConnectionInfo:
         return Signer(self.key.encode("utf-8"), self.signature_scheme)
 
     def with_ports(self, **ports: int) -> ConnectionInfo:
-        return attrs.evolve(self, **{f"{name}_port": value for name, value in ports.items()})
+        changes: dict[str, Any] = {f"{name}_port": value for name, value in ports.items()}
+        return attrs.evolve(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
