@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import class_sharing, driver, java
+from .resolver import MavenResolver
 from .submit_args import conf_pairs, option_values, prepend_opts
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class SparkSessionManager:
         self._notice: str | None = None  # for the next cell: the session was replaced
         self._on_lost: list[Callable[[], None]] = []
         self.generation = 0  # sessions started so far (a new one after the JVM died counts)
+        # %AddDeps: Maven resolution in this session's driver JVM (it remembers unreachable repositories)
+        self.maven = MavenResolver(lambda: self.classic("%AddDeps is").sparkContext._jvm)
 
     # Starting -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -301,7 +304,7 @@ class SparkSessionManager:
         so after this ``spark._jvm.some.Class`` resolves. Language compilers (Scala) add it themselves.
         """
         session = self.classic("%AddJar is")
-        jvm = session.sparkContext._jvm
+        jvm: Any = session.sparkContext._jvm  # Optional in the stubs: set on a live classic session
         java_url = jvm.java.net.URL(url)
         loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
         try:
