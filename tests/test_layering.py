@@ -102,3 +102,10 @@ def test_magics_distribution_does_not_depend_on_spark_directly() -> None:
     names = {Requirement(r).name.lower() for r in requires("toree-magics") or []}
     assert "toree-interpreters" in names, names
     assert not names & {"pyspark", "py4j"}, names
+
+
+@pytest.mark.parametrize("package", ["toree_interpreters", "toree_magics"])
+def test_libraries_mark_their_type_hints(package: str) -> None:
+    """PEP 561: the embeddable libraries carry ``py.typed`` (hatchling puts every file of the package in
+    the wheel: checked with ``hatch build -t wheel``)."""
+    assert (next(PACKAGES.glob(f"*/src/{package}")) / "py.typed").is_file()
