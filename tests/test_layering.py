@@ -1,6 +1,8 @@
 """The package layering (DESIGN.md §1), enforced by reading every module's imports.
 
 - toree_interpreters and toree_magics know nothing of the wire: no toree_protocol, no zmq.
+- toree_magics knows Spark only through toree_interpreters: no pyspark, no py4j (Maven resolution, which
+  needs the driver JVM, lives next to the session it changes: toree_interpreters.spark).
 - toree_protocol knows nothing of Spark, and only its socket modules import zmq.
 """
 
@@ -15,7 +17,7 @@ PACKAGES = Path(__file__).resolve().parents[1] / "packages"
 
 FORBIDDEN = {
     "toree_interpreters": {"toree_protocol", "zmq", "toree_kernel", "toree_magics"},
-    "toree_magics": {"toree_protocol", "zmq", "toree_kernel"},
+    "toree_magics": {"toree_protocol", "zmq", "toree_kernel", "pyspark", "py4j"},
     "toree_protocol": {"pyspark", "py4j", "toree_interpreters", "toree_magics", "toree_kernel"},
 }
 ZMQ_MODULES = {"sockets.py", "server.py", "client.py", "launcher.py"}
@@ -89,3 +91,21 @@ def test_protocol_distribution_does_not_depend_on_spark() -> None:
     assert not names & {"pyspark", "py4j"}, names
     interpreters = {Requirement(r).name.lower() for r in requires("toree-interpreters") or []}
     assert not interpreters & {"pyzmq", "toree-protocol"}, interpreters
+
+
+def test_magics_distribution_does_not_depend_on_spark_directly() -> None:
+    """toree-magics reaches Spark through toree-interpreters only: neither pyspark nor py4j of its own."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    names = {Requirement(r).name.lower() for r in requires("toree-magics") or []}
+    assert "toree-interpreters" in names, names
+    assert not names & {"pyspark", "py4j"}, names
+
+
+@pytest.mark.parametrize("package", ["toree_interpreters", "toree_magics"])
+def test_libraries_mark_their_type_hints(package: str) -> None:
+    """PEP 561: the embeddable libraries carry ``py.typed`` (hatchling puts every file of the package in
+    the wheel: checked with ``hatch build -t wheel``)."""
+    assert (next(PACKAGES.glob(f"*/src/{package}")) / "py.typed").is_file()

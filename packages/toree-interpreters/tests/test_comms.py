@@ -7,6 +7,7 @@ from typing import Any
 
 import comm
 import pytest
+from comm.base_comm import BaseComm
 
 from toree_interpreters import SparkSessionManager
 from toree_interpreters.comms import CommManager, ToreeComm
@@ -75,11 +76,14 @@ def test_client_open_msg_close_reach_the_target_and_the_comm() -> None:
     manager = CommManager()
     seen: list[Any] = []
 
-    def target(c: ToreeComm, msg: dict) -> None:
+    def target(c: BaseComm, msg: dict) -> None:
         seen.append(("open", msg["content"]["data"]))
-        c.on_msg(
-            lambda m: (seen.append(("msg", m["content"]["data"])), c.send({"echo": m["content"]["data"]}))
-        )
+
+        def echo(m: dict) -> None:
+            seen.append(("msg", m["content"]["data"]))
+            c.send({"echo": m["content"]["data"]})
+
+        c.on_msg(echo)
         c.on_close(lambda m: seen.append(("close", m["content"]["data"])))
 
     manager.register_target("echo", target)
@@ -99,7 +103,10 @@ def test_client_open_msg_close_reach_the_target_and_the_comm() -> None:
 
 def test_unknown_target_or_failing_target_closes_the_comm() -> None:
     manager = CommManager()
-    manager.register_target("boom", lambda c, m: 1 / 0)
+    def boom(c: BaseComm, m: dict) -> None:
+        raise ZeroDivisionError
+
+    manager.register_target("boom", boom)
     wire = Wire()
     with manager.routing(wire):
         manager.handle("comm_open", client("comm_open", comm_id="u1", target_name="nobody", data={}))
@@ -114,11 +121,12 @@ def test_unknown_target_or_failing_target_closes_the_comm() -> None:
 
 
 def test_the_pyspark_interpreter_installs_and_restores_the_comm_hooks() -> None:
+    """In a kernel (hooks="process"): from start() to shutdown()."""
     from toree_interpreters import PySparkInterpreter
 
     before = (comm.create_comm, comm.get_comm_manager)
     manager = CommManager()
-    interp = PySparkInterpreter(SparkSessionManager(init_mode="lazy"), comms=manager)
+    interp = PySparkInterpreter(SparkSessionManager(init_mode="lazy"), comms=manager, hooks="process")
     assert interp.kernel.comm is manager
     interp.start()
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kernel_support import Kernel
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "toree-magics" / "tests"))  # maven_repo
+sys.path.insert(0, str(Path(__file__).parents[2] / "toree-interpreters" / "tests"))  # maven_repo
 from maven_repo import build_repo, serve_repo
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]

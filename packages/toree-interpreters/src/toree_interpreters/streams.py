@@ -1,8 +1,8 @@
 """sys.stdout / sys.stderr replacements that forward to the current cell's sink.
 
-Installed once for the interpreter's lifetime (not per cell), so output from threads a cell
-started keeps flowing to that cell's sink after it returns; when no cell has run yet, text goes
-to the original stream (the kernel's terminal).
+The PySpark interpreter installs them while a cell runs, or for its whole lifetime in a kernel
+(``python/host_hooks.py``): then output from threads a cell started keeps flowing to that cell's sink
+after it returns. When no cell has run yet, text goes to the original stream (the kernel's terminal).
 """
 
 from __future__ import annotations

@@ -58,7 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     output_options = OutputOptions(progress=options.progress)
     comms = CommManager()  # Jupyter comms (ipywidgets), one set for the kernel
     interpreters = {
-        "PySpark": PySparkInterpreter(spark, shared_data=data, options=output_options, comms=comms),
+        # The kernel owns its process: the PySpark hooks (sys.stdout, getpass, comm) stay in place between
+        # cells, so threads that outlive a cell and widget callbacks keep reaching the client.
+        "PySpark": PySparkInterpreter(
+            spark, shared_data=data, options=output_options, comms=comms, hooks="process"
+        ),
         "Scala": ScalaInterpreter(spark, shared_data=data, options=output_options, comms=comms),
         "SQL": SQLInterpreter(spark, shared_data=data, options=output_options),
     }

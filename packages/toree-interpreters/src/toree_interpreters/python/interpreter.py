@@ -1,5 +1,8 @@
 """The PySpark interpreter: Python cells in one persistent namespace with ``spark``, ``sc``, ``kernel``.
 
+What the interpreter swaps into its process (``sys.stdout``, ``getpass``, comm hooks) is in place only
+while a cell runs, or from ``start()`` to ``shutdown()`` for a kernel: see ``host_hooks.py``.
+
 Interrupts are the delicate part. Each cell runs its Spark jobs in its own job group; an
 interrupt cancels that group from a separate thread (py4j from another thread is safe), and
 raises KeyboardInterrupt in the cell only when the cell is not inside a py4j call — raising
@@ -11,9 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-import codeop
 import ctypes
-import getpass
 import linecache
 import logging
 import os
@@ -22,7 +23,7 @@ import threading
 import traceback
 import types
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 from ..comms import CommManager
 from ..contract import (
@@ -43,6 +44,8 @@ from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, lost, shorten
 from ..spark.session import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable, is_connect
 from ..streams import SinkStream
+from . import introspection
+from .host_hooks import HOOK_MODES, HookMode, HostHooks
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +72,12 @@ class PySparkInterpreter(Interpreter):
         shared_data: MutableMapping[str, Any] | None = None,
         options: OutputOptions | None = None,
         comms: CommManager | None = None,
+        hooks: HookMode = "cell",
     ) -> None:
+        if hooks not in HOOK_MODES:
+            raise ValueError(f"hooks must be one of {HOOK_MODES}, not {hooks!r}")
         self.spark = spark
+        self.hook_mode = hooks
         self.comms = comms if comms is not None else CommManager()
         self.options = options if options is not None else OutputOptions()
         self._sink: OutputSink | None = None  # the current (or last) cell's sink
@@ -79,9 +86,13 @@ class PySparkInterpreter(Interpreter):
         self._spark_cell: SparkCell | None = None  # the running cell's job group, progress, interrupt
         self._raised = False
         self._raise_lock = threading.Lock()
-        self._originals: tuple[Any, ...] | None = None  # stdout, stderr, getpass, comm hooks we replaced
-        self.stdout = SinkStream("stdout", lambda: self._sink, sys.__stdout__)
-        self.stderr = SinkStream("stderr", lambda: self._sink, sys.__stderr__)
+        self._started = False
+        # Text with no cell to go to: the process's own streams (None only without a console)
+        self.stdout = SinkStream("stdout", lambda: self._sink, cast(TextIO, sys.__stdout__))
+        self.stderr = SinkStream("stderr", lambda: self._sink, cast(TextIO, sys.__stderr__))
+        self._hooks = HostHooks(
+            self.stdout, self.stderr, lambda prompt: self._input(prompt, password=True), self.comms
+        )
         self.kernel = KernelAPI(
             spark,
             shared_data if shared_data is not None else {},
@@ -101,28 +112,14 @@ class PySparkInterpreter(Interpreter):
 
     # Lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._originals is None:
-            import comm
-
-            self._originals = (
-                sys.stdout,
-                sys.stderr,
-                getpass.getpass,
-                comm.create_comm,
-                comm.get_comm_manager,
-            )
-            sys.stdout, sys.stderr = self.stdout, self.stderr
-            getpass.getpass = lambda prompt="Password: ", stream=None: self._input(prompt, password=True)
-            # ipywidgets (and other comm users) open their comms through these
-            comm.create_comm = self.comms.create_comm
-            comm.get_comm_manager = lambda: self.comms
+        if not self._started and self.hook_mode == "process":
+            self._hooks.install()
+        self._started = True
 
     def shutdown(self) -> None:
-        if self._originals is not None:
-            import comm
-
-            sys.stdout, sys.stderr, getpass.getpass, comm.create_comm, comm.get_comm_manager = self._originals
-            self._originals = None
+        if self._started and self.hook_mode == "process":
+            self._hooks.restore()
+        self._started = False
 
     # Execution ------------------------------------------------------------------------------------
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
@@ -142,6 +139,7 @@ class PySparkInterpreter(Interpreter):
         data: MimeBundle = {}
         metadata: dict[str, Any] = {}
         try:
+            self._hooks.install()  # the cell's sys.stdout, getpass, comms; the host's again in finally
             if _uses_names(body, last, SPARK_NAMES) or self.spark.is_ready:
                 self._bind_spark()
             session = self.spark.session_if_ready
@@ -169,6 +167,7 @@ class PySparkInterpreter(Interpreter):
                 self._exec_thread = None
                 if self._raised:
                     _set_async_exc(threading.get_ident(), None)  # drop one not delivered yet
+            self._hooks.restore()
             cell.end()
         if value is None:
             return ExecuteOutcome()
@@ -259,71 +258,23 @@ class PySparkInterpreter(Interpreter):
 
     # Introspection --------------------------------------------------------------------------------
     def complete(self, code: str, cursor_pos: int) -> Completion:
-        import jedi
-
-        line, column = _line_column(code, cursor_pos)
-        try:
-            completions = jedi.Interpreter(code, [self.namespace]).complete(line, column)
-        except Exception:
-            log.debug("completion failed", exc_info=True)
-            return Completion([], cursor_pos, cursor_pos)
-        if not completions:
-            return Completion([], cursor_pos, cursor_pos)
-        prefix = completions[0].get_completion_prefix_length()
-        return Completion(
-            [c.name for c in completions],
-            cursor_pos - prefix,
-            cursor_pos,
-            {
-                "_jupyter_types_experimental": [
-                    {"text": c.name, "type": c.type, "start": cursor_pos - prefix, "end": cursor_pos}
-                    for c in completions
-                ]
-            },
-        )
+        return introspection.complete(self.namespace, code, cursor_pos)
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
-        import jedi
-
-        line, column = _line_column(code, cursor_pos)
-        script = jedi.Interpreter(code, [self.namespace])
-        try:
-            names = script.help(line, column) or script.infer(line, column)
-        except Exception:
-            log.debug("inspect failed", exc_info=True)
-            return None
-        if not names:
-            return None
-        name = names[0]
-        signatures = [s.to_string() for s in name.get_signatures()]
-        doc = name.docstring(raw=True)
-        text = "\n".join([*(f"Signature: {s}" for s in signatures), f"Type: {name.type}", "", doc]).strip()
-        return {"text/plain": text} if text else None
+        return introspection.inspect(self.namespace, code, cursor_pos)
 
     def is_complete(self, code: str) -> IsComplete:
-        try:
-            compile(code, "<is_complete>", "exec")
-            return IsComplete("complete")
-        except (SyntaxError, ValueError, OverflowError):
-            pass
-        try:
-            if codeop.compile_command(code + "\n", "<is_complete>", "exec") is not None:
-                return IsComplete("complete")
-        except (SyntaxError, ValueError, OverflowError):
-            return IsComplete("invalid")
-        last = code.rstrip("\n").split("\n")[-1]
-        indent = last[: len(last) - len(last.lstrip())]
-        if last.rstrip().endswith(":"):
-            indent += "    "
-        return IsComplete("incomplete", indent)
+        return introspection.is_complete(code)
 
 
 def _compile_cell(code: str, filename: str) -> tuple[types.CodeType, types.CodeType | None]:
     """The cell as statements plus, if it ends in an expression, that expression to show."""
     tree = ast.parse(code, filename, "exec")
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
+    tail = tree.body[-1] if tree.body else None
+    if isinstance(tail, ast.Expr):
+        tree.body.pop()
+        last = ast.Expression(tail.value)
     body = compile(tree, filename, "exec")
     return body, compile(last, filename, "eval") if last is not None else None
 
@@ -380,12 +331,6 @@ def _connect_unsupported(exc: BaseException, session: Any) -> bool:
         or "JVM_ATTRIBUTE_NOT_SUPPORTED" in text
         or "NOT_SUPPORTED_WITH_SPARK_CONNECT" in text
     )
-
-
-def _line_column(code: str, cursor_pos: int) -> tuple[int, int]:
-    before = code[:cursor_pos]
-    line = before.count("\n") + 1
-    return line, len(before) - (before.rfind("\n") + 1)
 
 
 def _failed(exc: BaseException, tb: types.TracebackType | None, *, syntax: bool = False) -> ExecuteOutcome:

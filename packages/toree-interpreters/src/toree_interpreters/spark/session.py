@@ -13,7 +13,6 @@ and SQL work; what needs the driver JVM in this process (Scala, ``sc``/RDDs, ``%
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
 import os
@@ -26,11 +25,13 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import class_sharing, driver, java
-from .submit_args import conf_pairs, option_values, prepend_opts
+from .environment import LaunchEnvironment
+from .resolver import MavenResolver
+from .submit_args import conf_pairs, option_values
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -91,6 +92,9 @@ class SparkSessionManager:
         self._notice: str | None = None  # for the next cell: the session was replaced
         self._on_lost: list[Callable[[], None]] = []
         self.generation = 0  # sessions started so far (a new one after the JVM died counts)
+        self._env = LaunchEnvironment()  # what launching changed in os.environ; put back by stop()
+        # %AddDeps: Maven resolution in this session's driver JVM (it remembers unreachable repositories)
+        self.maven = MavenResolver(lambda: self.classic("%AddDeps is").sparkContext._jvm)
 
     # Starting -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -233,7 +237,8 @@ class SparkSessionManager:
     def _create(self) -> None:
         started = time.perf_counter()
         try:
-            self._session = self._build()
+            with self._env.recorded():
+                self._session = self._build()
             self.generation += 1
             self.ready_at = time.time()
             log.info("Spark session ready in %.1f s", time.perf_counter() - started)
@@ -269,7 +274,7 @@ class SparkSessionManager:
         sharing = class_sharing.java_options(self.spark_args)
         if sharing:
             log.info("the driver JVM uses the class-data-sharing archive %s", sharing[0].partition("=")[2])
-        with _submit_opts(sharing):
+        with self._env.prepended_opts(sharing):
             return builder.getOrCreate()
 
     def _build_remote(self, url: str) -> SparkSession:
@@ -301,7 +306,7 @@ class SparkSessionManager:
         so after this ``spark._jvm.some.Class`` resolves. Language compilers (Scala) add it themselves.
         """
         session = self.classic("%AddJar is")
-        jvm = session.sparkContext._jvm
+        jvm: Any = session.sparkContext._jvm  # Optional in the stubs: set on a live classic session
         java_url = jvm.java.net.URL(url)
         loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
         try:
@@ -312,7 +317,14 @@ class SparkSessionManager:
 
     # Stopping -------------------------------------------------------------------------------------
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the session and make sure the JVM process is gone. Idempotent."""
+        """Stop the session and make sure the JVM process is gone; the environment variables its launch
+        set (``PYSPARK_SUBMIT_ARGS`` ...) get the host's values back. Idempotent."""
+        try:
+            self._stop(timeout)
+        finally:
+            self._env.restore()
+
+    def _stop(self, timeout: float) -> None:
         if self._thread is not None:
             self._done.wait(timeout)
         session, self._session = self._session, None
@@ -351,21 +363,6 @@ def _check_reachable(url: str, timeout: float = 10.0) -> None:
         socket.create_connection((parsed.hostname, port), timeout=timeout).close()
     except OSError as exc:
         raise SparkUnavailable(f"cannot reach the Spark Connect server at {parsed.hostname}:{port}: {exc}") from None
-
-
-@contextlib.contextmanager
-def _submit_opts(options: Sequence[str]) -> Iterator[None]:
-    """Put JVM options before the user's SPARK_SUBMIT_OPTS (theirs win) while pyspark launches the JVM."""
-    saved = os.environ.get("SPARK_SUBMIT_OPTS")
-    if options:
-        os.environ["SPARK_SUBMIT_OPTS"] = prepend_opts(options, saved)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("SPARK_SUBMIT_OPTS", None)
-        else:
-            os.environ["SPARK_SUBMIT_OPTS"] = saved
 
 
 def _jvm_alive(session: Any) -> bool:

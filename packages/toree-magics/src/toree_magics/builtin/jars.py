@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from toree_interpreters import ExecuteOutcome
+from toree_interpreters.spark.maven import Coordinate, ResolutionError
 
-from .. import maven
 from ..magic import ArgumentParser, MagicContext, MagicError, magic
 
 URL_SCHEMES = ("file", "http", "https")
@@ -114,7 +114,7 @@ _add_deps_args.add_argument(
 @magic("AddDeps", "line", "GROUP ARTIFACT VERSION [--transitive]: add a Maven dependency", parser=_add_deps_args)
 def add_deps(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
     try:
-        coordinate = maven.Coordinate.parse([args.group, args.artifact, args.version])
+        coordinate = Coordinate.parse([args.group, args.artifact, args.version])
     except ValueError as exc:
         raise MagicError(str(exc)) from None
     for url in args.repository:
@@ -124,8 +124,7 @@ def add_deps(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
             raise MagicError(f"%AddDeps --credential: no such file {path}")
     ctx.print(f"Marking {coordinate} for download")
     try:
-        jars = maven.resolve(
-            ctx.spark.classic("%AddDeps is").sparkContext._jvm,
+        jars = ctx.spark.maven.resolve(
             coordinate,
             repositories=args.repository,
             transitive=args.transitive,
@@ -137,7 +136,7 @@ def add_deps(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
             abort_on_errors=args.abort_on_resolution_errors,
             cache_dir=ctx.work_dir / "ivy",
         )
-    except (maven.ResolutionError, ValueError) as exc:
+    except (ResolutionError, ValueError) as exc:
         raise MagicError(str(exc)) from None
     add_jars(ctx, jars)
     ctx.print("Added " + ", ".join(jar.name for jar in jars))

@@ -1,4 +1,4 @@
-"""%AddDeps resolution (toree_magics.maven) against a Maven repository built here, through Spark's Ivy."""
+"""%AddDeps resolution (a session's MavenResolver, toree_interpreters.spark.resolver) against a Maven repository built here, through Spark's Ivy."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 from maven_repo import MavenRepo, build_repo, serve_repo, unreachable_url
 
 from toree_interpreters import SparkSessionManager
-from toree_magics import maven
-from toree_magics.maven import Coordinate, ResolutionError, read_credentials, resolve
+from toree_interpreters.spark import ivy
+from toree_interpreters.spark.maven import Coordinate, Credentials, ResolutionError, read_credentials
+from toree_interpreters.spark.resolver import MavenResolver
 
 
 @pytest.fixture(scope="module")
@@ -24,19 +25,29 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> MavenRepo:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
+def manager() -> Iterator[SparkSessionManager]:
     manager = SparkSessionManager(
         ["--master", "local[1]", "--conf", "spark.ui.enabled=false"], init_mode="lazy"
     )
     try:
-        yield manager.get(timeout=120)
+        yield manager
     finally:
         manager.stop()
 
 
+@pytest.fixture(scope="module")
+def spark(manager: SparkSessionManager) -> Any:
+    return manager.get(timeout=120)
+
+
 @pytest.fixture
-def jvm(spark: Any) -> Any:
-    return spark._jvm
+def resolver(manager: SparkSessionManager, spark: Any) -> MavenResolver:
+    """The session's own resolver (what %AddDeps uses), its session started."""
+    return manager.maven
+
+
+def untouchable_jvm() -> Any:
+    raise AssertionError("the JVM was asked for")
 
 
 def names(jars: list[Path]) -> list[str]:
@@ -85,12 +96,13 @@ def test_bad_coordinates_are_refused_with_the_reason(text: str, complaint: str) 
 
 
 def test_bad_repository_or_exclusion_is_refused_before_touching_the_jvm() -> None:
+    resolver = MavenResolver(untouchable_jvm)
     with pytest.raises(ValueError, match="file:, http: or https: URL"):
-        resolve(None, "g:a:1", repositories=["ftp://example.org/maven"])
+        resolver.resolve("g:a:1", repositories=["ftp://example.org/maven"])
     with pytest.raises(ValueError, match="file:, http: or https: URL"):
-        resolve(None, "g:a:1", repositories=["/tmp/not-a-url"])
+        resolver.resolve("g:a:1", repositories=["/tmp/not-a-url"])
     with pytest.raises(ValueError, match="group:artifact or group"):
-        resolve(None, "g:a:1", exclusions=["g:a:1"])
+        resolver.resolve("g:a:1", exclusions=["g:a:1"])
 
 
 def test_credential_files_are_read_in_toree_format(tmp_path: Path) -> None:
@@ -112,7 +124,7 @@ def test_credential_files_are_read_in_toree_format(tmp_path: Path) -> None:
     assert "p@ss" not in repr(creds)
 
     path.write_text("host.name=h\nusername=bob\npasswd=x\n")  # sbt's alternative keys
-    assert read_credentials(path) == maven.Credentials(host="h", user="bob", password="x", realm=None)
+    assert read_credentials(path) == Credentials(host="h", user="bob", password="x", realm=None)
 
     path.write_text("host=h\nuser=bob\n")
     with pytest.raises(ValueError, match="has no password"):
@@ -123,9 +135,9 @@ def test_credential_files_are_read_in_toree_format(tmp_path: Path) -> None:
 @pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_without_transitive_only_the_artifact_itself(
-    spark: Any, jvm: Any, repo: MavenRepo, tmp_path: Path
+    spark: Any, resolver: MavenResolver, repo: MavenRepo, tmp_path: Path
 ) -> None:
-    jars = resolve(jvm, repo.greeter, repositories=[repo.url], cache_dir=tmp_path)
+    jars = resolver.resolve(repo.greeter, repositories=[repo.url], cache_dir=tmp_path)
     assert names(jars) == ["greeter-1.0.jar"]
     assert jars[0].is_relative_to(tmp_path) and jars[0].is_file()
     with zipfile.ZipFile(jars[0]) as jar:
@@ -137,22 +149,21 @@ def test_without_transitive_only_the_artifact_itself(
 @pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_transitive_brings_the_dependencies_and_the_code_runs(
-    spark: Any, jvm: Any, repo: MavenRepo, tmp_path: Path
+    spark: Any, resolver: MavenResolver, repo: MavenRepo, tmp_path: Path
 ) -> None:
-    jars = resolve(jvm, str(repo.greeter), repositories=[repo.url], transitive=True, cache_dir=tmp_path)
+    jars = resolver.resolve(str(repo.greeter), repositories=[repo.url], transitive=True, cache_dir=tmp_path)
     assert names(jars) == ["greeter-1.0.jar", "util-1.0.jar"]
     assert greet(spark, jars, repo.greeter_class, "world") == "HELLO WORLD!"
     started = time.monotonic()  # cached: again without copying
-    assert resolve(jvm, repo.greeter, repositories=[repo.url], transitive=True, cache_dir=tmp_path) == jars
+    assert resolver.resolve(repo.greeter, repositories=[repo.url], transitive=True, cache_dir=tmp_path) == jars
     assert time.monotonic() - started < 5
 
 
 @pytest.mark.spark
 @pytest.mark.timeout(180)
-def test_exclusions_drop_a_dependency(jvm: Any, repo: MavenRepo, tmp_path: Path) -> None:
+def test_exclusions_drop_a_dependency(resolver: MavenResolver, repo: MavenRepo, tmp_path: Path) -> None:
     for exclusion in ("org.example:util", "*:util"):
-        jars = resolve(
-            jvm,
+        jars = resolver.resolve(
             repo.greeter,
             repositories=[repo.url],
             transitive=True,
@@ -165,11 +176,11 @@ def test_exclusions_drop_a_dependency(jvm: Any, repo: MavenRepo, tmp_path: Path)
 @pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_unknown_coordinate_fails_fast_naming_it_and_the_repositories(
-    jvm: Any, repo: MavenRepo, tmp_path: Path
+    resolver: MavenResolver, repo: MavenRepo, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     with pytest.raises(ResolutionError) as caught:
-        resolve(jvm, "org.example:nope:1.0", repositories=[repo.url], cache_dir=tmp_path)
+        resolver.resolve("org.example:nope:1.0", repositories=[repo.url], cache_dir=tmp_path)
     assert time.monotonic() - started < 10
     message = str(caught.value)
     assert message.startswith("org.example:nope:1.0: not found (tried ")
@@ -179,10 +190,9 @@ def test_unknown_coordinate_fails_fast_naming_it_and_the_repositories(
 
 @pytest.mark.spark
 @pytest.mark.timeout(180)
-def test_ivy_messages_reach_the_log_on_the_calling_thread(jvm: Any, repo: MavenRepo, tmp_path: Path) -> None:
+def test_ivy_messages_reach_the_log_on_the_calling_thread(resolver: MavenResolver, repo: MavenRepo, tmp_path: Path) -> None:
     lines: list[tuple[str, int]] = []
-    resolve(
-        jvm,
+    resolver.resolve(
         repo.greeter,
         repositories=[repo.url],
         transitive=True,
@@ -196,25 +206,24 @@ def test_ivy_messages_reach_the_log_on_the_calling_thread(jvm: Any, repo: MavenR
     assert all(line.strip() for line, _ in lines)
 
     verbose: list[str] = []
-    resolve(jvm, repo.greeter, repositories=[repo.url], log=verbose.append, verbose=True, cache_dir=tmp_path)
+    resolver.resolve(repo.greeter, repositories=[repo.url], log=verbose.append, verbose=True, cache_dir=tmp_path)
     assert len(verbose) > len(lines)
 
 
 @pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_a_failing_dependency_is_skipped_unless_abort_on_errors(
-    jvm: Any, repo: MavenRepo, tmp_path: Path
+    resolver: MavenResolver, repo: MavenRepo, tmp_path: Path
 ) -> None:
     lines: list[str] = []
-    jars = resolve(
-        jvm, repo.broken, repositories=[repo.url], transitive=True, log=lines.append, cache_dir=tmp_path
+    jars = resolver.resolve(
+        repo.broken, repositories=[repo.url], transitive=True, log=lines.append, cache_dir=tmp_path
     )
     assert names(jars) == ["broken-1.0.jar", "util-1.0.jar"]
     assert any(line.startswith("warning:") and str(repo.missing) in line for line in lines)
 
     with pytest.raises(ResolutionError, match=f"dependencies failed, nothing added: {repo.missing}"):
-        resolve(
-            jvm,
+        resolver.resolve(
             repo.broken,
             repositories=[repo.url],
             transitive=True,
@@ -226,16 +235,15 @@ def test_a_failing_dependency_is_skipped_unless_abort_on_errors(
 @pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_http_repository_behind_basic_auth_needs_the_credential_file(
-    jvm: Any, repo: MavenRepo, tmp_path: Path
+    resolver: MavenResolver, repo: MavenRepo, tmp_path: Path
 ) -> None:
     realm = f"toree-test-{uuid.uuid4().hex[:8]}"  # Ivy's credential store is JVM-wide: unique per test
     with serve_repo(repo.path, user="alice", password="s3cret", realm=realm) as url:
         with pytest.raises(ResolutionError, match="not found"):
-            resolve(jvm, repo.greeter, repositories=[url], cache_dir=tmp_path / "anonymous")
+            resolver.resolve(repo.greeter, repositories=[url], cache_dir=tmp_path / "anonymous")
         credential = tmp_path / "repo.credentials"
         credential.write_text(f"realm={realm}\nhost=127.0.0.1\nuser=alice\npassword=s3cret\n")
-        jars = resolve(
-            jvm,
+        jars = resolver.resolve(
             repo.greeter,
             repositories=[url],
             transitive=True,
@@ -248,13 +256,13 @@ def test_http_repository_behind_basic_auth_needs_the_credential_file(
 @pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_a_repository_that_cannot_be_reached_is_skipped_after_one_short_probe(
-    jvm: Any, repo: MavenRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    resolver: MavenResolver, repo: MavenRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(maven, "PROBE_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(resolver, "probe_timeout_s", 1.0)
     lines: list[str] = []
     with unreachable_url() as hole:
         started = time.monotonic()
-        jars = resolve(jvm, repo.greeter, repositories=[hole, repo.url], log=lines.append, cache_dir=tmp_path)
+        jars = resolver.resolve(repo.greeter, repositories=[hole, repo.url], log=lines.append, cache_dir=tmp_path)
         assert time.monotonic() - started < 5
     assert names(jars) == ["greeter-1.0.jar"]
     assert any(line.startswith(f"skipping {hole}: ") for line in lines)
@@ -263,13 +271,39 @@ def test_a_repository_that_cannot_be_reached_is_skipped_after_one_short_probe(
 @pytest.mark.spark
 @pytest.mark.timeout(180)
 def test_the_connect_timeout_bounds_a_repository_that_hangs(
-    jvm: Any, repo: MavenRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    resolver: MavenResolver, repo: MavenRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the probe, Ivy itself must give up on the hanging server (not wait minutes per file)."""
-    monkeypatch.setattr(maven, "_unreachable", lambda jvm, urls: {})
-    monkeypatch.setattr(maven, "CONNECT_TIMEOUT_MS", 500)
+    monkeypatch.setattr(resolver, "_unreachable", lambda jvm, urls: {})
+    monkeypatch.setattr(resolver, "connect_timeout_ms", 500)
     with unreachable_url() as hole:
         started = time.monotonic()
-        jars = resolve(jvm, repo.greeter, repositories=[hole, repo.url], cache_dir=tmp_path)
+        jars = resolver.resolve(repo.greeter, repositories=[hole, repo.url], cache_dir=tmp_path)
         assert time.monotonic() - started < 10
     assert names(jars) == ["greeter-1.0.jar"]
+
+
+@pytest.mark.spark
+@pytest.mark.timeout(180)
+def test_what_a_probe_found_is_remembered_by_the_sessions_resolver_not_the_process(
+    spark: Any, repo: MavenRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probes: list[str] = []
+    real_probe = ivy.connect_failure
+
+    def counting_probe(jvm: Any, host: str, timeout: float) -> str | None:
+        probes.append(host)
+        return real_probe(jvm, host, timeout)
+
+    monkeypatch.setattr(ivy, "connect_failure", counting_probe)
+    first, second = MavenResolver(lambda: spark._jvm), MavenResolver(lambda: spark._jvm)
+    for resolver in (first, second):
+        resolver.probe_timeout_s = 1.0
+    with unreachable_url() as hole:
+        host = hole.removesuffix("maven2/")
+        for resolver, probed in ((first, 1), (first, 1), (second, 2)):  # again within probe_ttl_s: no probe
+            lines: list[str] = []
+            jars = resolver.resolve(repo.greeter, repositories=[hole, repo.url], log=lines.append, cache_dir=tmp_path)
+            assert names(jars) == ["greeter-1.0.jar"]
+            assert any(line.startswith(f"skipping {hole}: ") for line in lines)
+            assert probes.count(host) == probed

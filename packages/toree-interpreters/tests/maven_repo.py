@@ -23,7 +23,7 @@ from pathlib import Path
 
 import attrs
 
-from toree_magics.maven import Coordinate
+from toree_interpreters.spark.maven import Coordinate
 
 GROUP = "org.example"
 UTIL = Coordinate(GROUP, "util", "1.0")
