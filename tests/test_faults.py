@@ -32,8 +32,8 @@ NEW_SESSION = "started a new one"
 def start(processes: Any, env: dict[str, str], **extra: str) -> Kernel:
     """A PySpark kernel from ``env``'s JUPYTER_PATH (progress off unless ``extra`` says) whose tree
     ``processes`` kills at the end."""
-    extra = {"TOREE_PROGRESS": "off", **extra}
-    return Kernel(env=env, jupyter_path=Path(env["JUPYTER_PATH"]), processes=processes, timeout=300, ready_timeout=120, **extra)
+    env = {**env, "TOREE_PROGRESS": "off", **extra}
+    return Kernel(env=env, jupyter_path=Path(env["JUPYTER_PATH"]), processes=processes, timeout=300, ready_timeout=120)
 
 
 def kill_when_running(jvm: psutil.Process, kernel: Kernel, after: float = 3.0) -> threading.Thread:
@@ -246,7 +246,7 @@ def test_restart_while_a_spark_job_runs_leaves_no_process_of_the_old_kernel(proc
         time.sleep(3)  # the job runs
         started = time.monotonic()
         k.km.restart_kernel()
-        processes.started.append(k.km.provisioner.process)
+        processes.started.append(k.process)
         k.kc.wait_for_ready(timeout=120)
         print(f"\nrestart_kernel() while a job ran: {time.monotonic() - started:.1f} s")
         assert k.pid != old[0].pid
@@ -257,7 +257,7 @@ def test_restart_while_a_spark_job_runs_leaves_no_process_of_the_old_kernel(proc
         k.ok("spark.range(1).count()")
         old = k.tree()
         k.km.restart_kernel(now=True)
-        processes.started.append(k.km.provisioner.process)
+        processes.started.append(k.process)
         k.kc.wait_for_ready(timeout=120)
         left = alive_after(old, timeout=15)
         assert not left, [(p.pid, p.name(), p.cmdline()[:3]) for p in left]

@@ -36,13 +36,13 @@ _rt = spark._jvm.java.lang.Runtime.getRuntime()
 class MemoryKernel(Kernel):
     def __init__(self, processes, env: dict[str, str]) -> None:
         super().__init__(env=env, processes=processes, timeout=300, ready_timeout=120)
-        self.process = psutil.Process(self.pid)
+        self.python = psutil.Process(self.pid)  # the kernel's Python process
 
     def snapshot(self) -> dict[str, float]:
         threads, heap = ast.literal_eval(self.value(PROBE))  # a tuple of two ints, printed by the kernel
         jvm = self.jvm()
         return {
-            "python_rss": self.process.memory_info().rss / MB,
+            "python_rss": self.python.memory_info().rss / MB,
             "threads": threads,
             "jvm_rss": jvm.memory_info().rss / MB,
             "jvm_heap": heap / MB,

@@ -135,7 +135,7 @@ def test_jupyter_client_launch_leaves_a_0600_connection_file(client: Client) -> 
     """The file jupyter_client writes and our kernel rewrites with its ports stays private."""
     assert stat.S_IMODE(os.stat(client.km.connection_file).st_mode) == 0o600
     assert read_connection_file(client.km.connection_file).key  # a key is set: signatures are checked
-    assert {ip for ip, _ in listening(client.km.provisioner.process.pid)} == {"127.0.0.1"}
+    assert {ip for ip, _ in listening(client.pid)} == {"127.0.0.1"}
 
 
 def touch(marker: Path) -> str:
@@ -296,7 +296,7 @@ def hostile_magics(marker: Path) -> list[str]:
 
 def test_hostile_magic_arguments_give_clear_errors(client: Client, tmp_path: Path) -> None:
     marker = tmp_path / "shell-ran"
-    problems = []
+    problems: list[tuple[Any, ...]] = []
     for code in hostile_magics(marker):
         content, outputs = client.run(code)
         text = content.get("evalue", "") + "\n".join(content.get("traceback", []))

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import jupyter_kernel_test
 import psutil
@@ -87,7 +87,7 @@ class Kernel:
             self.km = KernelManager(kernel_name=kernel_name, kernel_spec_manager=specs)
         self.km.start_kernel(env=kernel_env, **({} if cwd is None else {"cwd": str(cwd)}))
         if processes is not None:
-            processes.started.append(self.km.provisioner.process)  # type: ignore[attr-defined]
+            processes.started.append(self.process)
         self.kc: BlockingKernelClient = self.km.client()
         self.kc.start_channels()
         try:
@@ -96,15 +96,20 @@ class Kernel:
             Kernel.close(self)  # not a subclass's close: its own parts do not exist yet
             raise
 
-    def __enter__(self) -> Kernel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
+    def process(self) -> subprocess.Popen:
+        """The kernel's process (a new one after ``km.restart_kernel()``)."""
+        return self.km.provisioner.process  # type: ignore[union-attr]
+
+    @property
     def pid(self) -> int:
-        return self.km.provisioner.process.pid  # type: ignore[union-attr]
+        return self.process.pid
 
     def run(self, code: str, timeout: float | None = None, **kw: Any) -> tuple[dict, list[dict]]:
         """The execute_reply content and the cell's IOPub messages other than ``status``."""
@@ -174,8 +179,8 @@ def installed_kernel(
     # No class-sharing build here: kernels use the archive when the session install (conftest) or
     # test_class_sharing built one for this Spark; a Connect-only env need not spend a minute on one.
     jupyter_path = toree_install(prefix, "--no-class-sharing", *install_args)
-    env = {"TOREE_HISTORY_FILE": str(prefix / "history.sqlite"), **(env or {})}
-    with Kernel(name, jupyter_path=jupyter_path, timeout=timeout, **env) as kernel:
+    env = {**os.environ, "TOREE_HISTORY_FILE": str(prefix / "history.sqlite"), **(env or {})}
+    with Kernel(name, env=env, jupyter_path=jupyter_path, timeout=timeout) as kernel:
         yield kernel
 
 

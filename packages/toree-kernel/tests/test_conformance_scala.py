@@ -53,7 +53,7 @@ def test_scala_kernel_streams_println_and_interrupts() -> None:
         assert "".join(text for _, text in arrivals) == "first\nsecond\n"
         assert ended - arrivals[0][0] > 1.5, "println arrived only when the cell ended"
 
-        threading.Thread(target=lambda: (time.sleep(2), km.interrupt_kernel())).start()
+        threading.Timer(2, km.interrupt_kernel).start()
         started = time.monotonic()
         reply = kc.execute_interactive(
             "sc.parallelize(1 to 4, 2).map { x => Thread.sleep(60000); x }.count()", timeout=60

@@ -49,7 +49,7 @@ def test_sql_kernel_shares_the_session_and_interrupts() -> None:
         [result] = [m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result"]
         assert "| 10|" in result["text/plain"] and "<td>10</td>" in result["text/html"]
 
-        threading.Thread(target=lambda: (time.sleep(2), km.interrupt_kernel())).start()
+        threading.Timer(2, km.interrupt_kernel).start()
         started = time.monotonic()
         reply = kc.execute_interactive(
             "SELECT java_method('java.lang.Thread', 'sleep', 60000L) FROM range(0, 2, 1, 2)", timeout=60

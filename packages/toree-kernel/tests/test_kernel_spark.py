@@ -28,7 +28,7 @@ def kernel() -> Iterator[Kernel]:
 
 
 def interrupt_after(kernel: Kernel, delay: float) -> threading.Thread:
-    thread = threading.Thread(target=lambda: (time.sleep(delay), kernel.km.interrupt_kernel()))
+    thread = threading.Timer(delay, kernel.km.interrupt_kernel)
     thread.start()
     return thread
 
@@ -119,7 +119,7 @@ def test_stop_on_error_aborts_queued_cells(kernel: Kernel) -> None:
     kc = kernel.kc
     first = kc.execute("import time; time.sleep(1); raise RuntimeError('boom')")
     second = kc.execute("queued_ran = True")
-    replies = {}
+    replies: dict[str, str] = {}
     while len(replies) < 2:
         msg = kc.get_shell_msg(timeout=60)
         replies[msg["parent_header"]["msg_id"]] = msg["content"]["status"]
