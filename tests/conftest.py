@@ -19,29 +19,16 @@ from typing import Any
 import psutil
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # support.py, for the test modules (importlib import mode)
-
-SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4"
+# kernel_support.py, the kernel test driver this workspace's tests share (importlib import mode).
+sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "toree-kernel" / "tests"))
+from kernel_support import TEST_SPARK_OPTS, toree_install
 
 
 @pytest.fixture(scope="session")
 def toree_jupyter_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The PySpark, Scala and SQL kernelspecs, installed by the real CLI into a private prefix."""
     prefix = tmp_path_factory.mktemp("toree-prefix")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toree_kernel.cli",
-            "install",
-            f"--prefix={prefix}",
-            "--interpreters=PySpark,Scala,SQL",
-            f"--spark_opts={SPARK_OPTS}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return prefix / "share" / "jupyter"
+    return toree_install(prefix, "--interpreters=PySpark,Scala,SQL", f"--spark_opts={TEST_SPARK_OPTS}")
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
-from jupyter_client.manager import KernelManager
+from kernel_support import Kernel, stderr_of
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(900)]
 
@@ -28,55 +29,11 @@ SLOW_JOB = "spark.range(1, numPartitions=1).selectExpr('java_method(\"java.lang.
 NEW_SESSION = "started a new one"
 
 
-class Kernel:
-    def __init__(self, processes: Any, env: dict[str, str], name: str = "apache_toree_pyspark", **extra: str):
-        self.processes = processes
-        self.km = KernelManager(kernel_name=name)
-        self.km.start_kernel(env={**env, "TOREE_PROGRESS": "off", **extra})
-        processes.started.append(self.km.provisioner.process)  # killed with its tree at the end, whatever happens
-        self.kc: BlockingKernelClient = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=120)
-
-    @property
-    def pid(self) -> int:
-        return self.km.provisioner.process.pid  # type: ignore[union-attr]
-
-    def run(self, code: str, timeout: float = 300) -> tuple[dict, list[dict]]:
-        outputs: list[dict] = []
-        reply = self.kc.execute_interactive(code, output_hook=outputs.append, timeout=timeout)
-        return reply["content"], [m for m in outputs if m["msg_type"] != "status"]
-
-    def ok(self, code: str, timeout: float = 300) -> tuple[str, str]:
-        """Run a cell that must succeed: (its text/plain result, its stderr)."""
-        content, outputs = self.run(code, timeout)
-        assert content["status"] == "ok", (code, content)
-        results = [m["content"]["data"].get("text/plain", "") for m in outputs if m["msg_type"] == "execute_result"]
-        return (results[-1] if results else ""), stderr_of(outputs)
-
-    def jvm(self, timeout: float = 120) -> psutil.Process:
-        """The kernel's Spark JVM (its java child), waiting for it to be there."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for proc in psutil.Process(self.pid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    if proc.status() != psutil.STATUS_ZOMBIE and "java" in proc.name() + " ".join(proc.cmdline()[:1]):
-                        return proc
-            assert time.monotonic() < deadline, "no Spark JVM under the kernel"
-            time.sleep(0.2)
-
-    def tree(self) -> list[psutil.Process]:
-        root = psutil.Process(self.pid)
-        return [root, *root.children(recursive=True)]
-
-    def close(self) -> None:
-        self.kc.stop_channels()
-        if self.km.is_alive():
-            self.km.shutdown_kernel(now=True)
-
-
-def stderr_of(outputs: list[dict]) -> str:
-    return "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")
+def start(processes: Any, env: dict[str, str], **extra: str) -> Kernel:
+    """A PySpark kernel from ``env``'s JUPYTER_PATH (progress off unless ``extra`` says) whose tree
+    ``processes`` kills at the end."""
+    env = {**env, "TOREE_PROGRESS": "off", **extra}
+    return Kernel(env=env, jupyter_path=Path(env["JUPYTER_PATH"]), processes=processes, timeout=300, ready_timeout=120)
 
 
 def kill_when_running(jvm: psutil.Process, kernel: Kernel, after: float = 3.0) -> threading.Thread:
@@ -114,17 +71,10 @@ def alive_after(procs: list[psutil.Process], timeout: float) -> list[psutil.Proc
 
 @pytest.fixture(scope="module")
 def kernel(processes, toree_jupyter_path, tmp_path_factory) -> Iterator[Kernel]:
-    env = {**os.environ, "JUPYTER_PATH": str(toree_jupyter_path)}
-    env["TOREE_HISTORY_FILE"] = str(tmp_path_factory.mktemp("faults") / "history.sqlite")
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = env["JUPYTER_PATH"]  # KernelManager finds the spec through it
-    k = Kernel(processes, env, TOREE_PROGRESS="on")  # the progress poller, too, meets the dead JVM
-    yield k
-    k.close()
-    if saved is None:
-        os.environ.pop("JUPYTER_PATH", None)
-    else:
-        os.environ["JUPYTER_PATH"] = saved
+    history = str(tmp_path_factory.mktemp("faults") / "history.sqlite")
+    env = {**os.environ, "JUPYTER_PATH": str(toree_jupyter_path), "TOREE_HISTORY_FILE": history}
+    with start(processes, env, TOREE_PROGRESS="on") as k:  # the progress poller, too, meets the dead JVM
+        yield k
 
 
 @pytest.fixture
@@ -206,7 +156,7 @@ def test_jvm_killed_between_cells_the_next_cell_starts_a_new_session(kernel, cel
 
 # 2. Driver out of memory ----------------------------------------------------------------------------
 def test_driver_out_of_memory_is_a_clear_error_and_the_kernel_goes_on(processes, env) -> None:
-    k = Kernel(processes, env, SPARK_OPTS="--driver-memory 512m")
+    k = start(processes, env, SPARK_OPTS="--driver-memory 512m")
     try:
         assert k.ok("%%Scala\nval small = 1")[1] == ""
         jvm = k.jvm()
@@ -254,7 +204,7 @@ time.sleep(600)
 
 
 def test_a_client_that_vanishes_mid_cell_leaves_the_kernel_running_with_its_state(processes, env) -> None:
-    k = Kernel(processes, env)
+    k = start(processes, env)
     try:
         client = processes.spawn(
             [sys.executable, "-c", "import time\n" + textwrap.dedent(CLIENT), k.km.connection_file],
@@ -286,7 +236,7 @@ def test_a_client_that_vanishes_mid_cell_leaves_the_kernel_running_with_its_stat
 
 # 4. Restart -----------------------------------------------------------------------------------------
 def test_restart_while_a_spark_job_runs_leaves_no_process_of_the_old_kernel(processes, env) -> None:
-    k = Kernel(processes, env)
+    k = start(processes, env)
     try:
         k.ok("sc.parallelize(range(4), 2).map(lambda v: v + 1).sum()")  # Python workers exist too
         k.ok("spark.range(1).count()")
@@ -296,7 +246,7 @@ def test_restart_while_a_spark_job_runs_leaves_no_process_of_the_old_kernel(proc
         time.sleep(3)  # the job runs
         started = time.monotonic()
         k.km.restart_kernel()
-        processes.started.append(k.km.provisioner.process)
+        processes.started.append(k.process)
         k.kc.wait_for_ready(timeout=120)
         print(f"\nrestart_kernel() while a job ran: {time.monotonic() - started:.1f} s")
         assert k.pid != old[0].pid
@@ -307,7 +257,7 @@ def test_restart_while_a_spark_job_runs_leaves_no_process_of_the_old_kernel(proc
         k.ok("spark.range(1).count()")
         old = k.tree()
         k.km.restart_kernel(now=True)
-        processes.started.append(k.km.provisioner.process)
+        processes.started.append(k.process)
         k.kc.wait_for_ready(timeout=120)
         left = alive_after(old, timeout=15)
         assert not left, [(p.pid, p.name(), p.cmdline()[:3]) for p in left]
@@ -318,7 +268,7 @@ def test_restart_while_a_spark_job_runs_leaves_no_process_of_the_old_kernel(proc
 
 # 5. SIGTERM -----------------------------------------------------------------------------------------
 def test_sigterm_ends_the_kernel_promptly_with_its_jvm_and_workers(processes, env) -> None:
-    k = Kernel(processes, env)
+    k = start(processes, env)
     try:
         k.ok("sc.parallelize(range(4), 2).map(lambda v: v * 2).sum()")  # Python workers
         k.kc.execute(SLOW_JOB)  # and a job running when the signal comes

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import free_port
+from kernel_support import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -129,7 +129,7 @@ def lab(processes, client_env: dict[str, str], tmp_path: Path) -> Iterator[Lab]:
             time.sleep(0.25)
     yield server
     try:  # shut the kernels down through the server; the processes fixture kills whatever is left
-        for kernel in server.rest("GET", "/api/kernels") or []:  # type: ignore[union-attr]
+        for kernel in server.rest("GET", "/api/kernels") or []:  # type: ignore[attr-defined]
             server.rest("DELETE", f"/api/kernels/{kernel['id']}", timeout=60)
     except OSError:
         pass

@@ -48,7 +48,9 @@ def _is_dynamic_import(node: ast.Call) -> bool:
 
 def modules_of(import_name: str) -> list[Path]:
     src = next(PACKAGES.glob(f"*/src/{import_name}"))
-    return sorted(src.rglob("*.py"))
+    modules = sorted(src.rglob("*.py"))
+    assert modules, f"no modules under {src}: the layering checks would pass vacuously"
+    return modules
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))

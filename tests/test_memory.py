@@ -6,13 +6,12 @@ bound. Figures are printed (``-s``): RSS of both processes, the JVM heap in use 
 from __future__ import annotations
 
 import ast
-import os
 import time
 from collections.abc import Iterator
 
 import psutil
 import pytest
-from jupyter_client.manager import KernelManager
+from kernel_support import Kernel
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(1800)]
 
@@ -34,49 +33,27 @@ _rt = spark._jvm.java.lang.Runtime.getRuntime()
 """
 
 
-class Kernel:
+class MemoryKernel(Kernel):
     def __init__(self, processes, env: dict[str, str]) -> None:
-        self.km = KernelManager(kernel_name="apache_toree_pyspark")
-        self.km.start_kernel(env=env)
-        processes.started.append(self.km.provisioner.process)
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=120)
-        self.process = psutil.Process(self.km.provisioner.process.pid)  # type: ignore[union-attr]
-
-    def value(self, code: str) -> str:
-        outputs: list[dict] = []
-        reply = self.kc.execute_interactive(code, output_hook=outputs.append, timeout=300)
-        assert reply["content"]["status"] == "ok", reply["content"]
-        results = [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"]
-        return results[-1]
-
-    def jvm(self) -> psutil.Process:
-        return next(p for p in self.process.children(recursive=True) if "java" in p.name())
+        super().__init__(env=env, processes=processes, timeout=300, ready_timeout=120)
+        self.python = psutil.Process(self.pid)  # the kernel's Python process
 
     def snapshot(self) -> dict[str, float]:
         threads, heap = ast.literal_eval(self.value(PROBE))  # a tuple of two ints, printed by the kernel
         jvm = self.jvm()
         return {
-            "python_rss": self.process.memory_info().rss / MB,
+            "python_rss": self.python.memory_info().rss / MB,
             "threads": threads,
             "jvm_rss": jvm.memory_info().rss / MB,
             "jvm_heap": heap / MB,
             "jvm_threads": jvm.num_threads(),
         }
 
-    def close(self) -> None:
-        self.kc.stop_channels()
-        if self.km.is_alive():
-            self.km.shutdown_kernel(now=True)
-
 
 @pytest.fixture
-def kernel(processes, client_env) -> Iterator[Kernel]:
-    os.environ["JUPYTER_PATH"] = client_env["JUPYTER_PATH"]  # client_env's monkeypatch restores it
-    k = Kernel(processes, client_env)
-    yield k
-    k.close()
+def kernel(processes, client_env) -> Iterator[MemoryKernel]:
+    with MemoryKernel(processes, client_env) as k:  # client_env set JUPYTER_PATH, where the spec is found
+        yield k
 
 
 def show(label: str, before: dict[str, float], after: dict[str, float]) -> None:
@@ -85,7 +62,7 @@ def show(label: str, before: dict[str, float], after: dict[str, float]) -> None:
         print(f"  {key:11} {before[key]:8.1f} {unit:2} -> {after[key]:8.1f} {unit:2}  ({after[key] - before[key]:+.1f})")
 
 
-def run_cells(kernel: Kernel, cells: int) -> tuple[dict[str, float], dict[str, float]]:
+def run_cells(kernel: MemoryKernel, cells: int) -> tuple[dict[str, float], dict[str, float]]:
     assert kernel.value("spark.range(1).count()") == "1"
     for _ in range(WARM_UP):
         assert kernel.value(CELL) == "1000"

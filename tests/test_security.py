@@ -22,9 +22,8 @@ from typing import Any
 import psutil
 import pytest
 import zmq
-from jupyter_client.blocking import BlockingKernelClient
-from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session
+from kernel_support import Kernel
 
 from toree_protocol.connection import CHANNELS, read_connection_file
 
@@ -93,15 +92,11 @@ def nospark_kernelspec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "toree_nospark"
 
 
-class Client:
-    """jupyter_client's KernelManager + client, plus raw sockets for forged messages."""
+class Client(Kernel):
+    """The kernel driver plus requests of any type and raw sockets for forged messages."""
 
     def __init__(self, kernel_name: str, tmp_path: Path) -> None:
-        self.km = KernelManager(kernel_name=kernel_name)
-        self.km.start_kernel(cwd=str(tmp_path))
-        self.kc: BlockingKernelClient = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=TIMEOUT)
+        super().__init__(kernel_name, cwd=tmp_path, timeout=TIMEOUT, ready_timeout=TIMEOUT)
         self.ctx = zmq.Context()
 
     def request(self, channel: str, msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
@@ -115,11 +110,6 @@ class Client:
                 return reply
         pytest.fail(f"no reply to {msg_type}")
 
-    def execute(self, code: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        outputs: list[dict[str, Any]] = []
-        reply = self.kc.execute_interactive(code, output_hook=outputs.append, timeout=TIMEOUT)
-        return reply["content"], [m for m in outputs if m["msg_type"] != "status"]
-
     def raw(self, channel: str) -> zmq.Socket:
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
@@ -130,10 +120,8 @@ class Client:
         return sock
 
     def close(self) -> None:
-        self.kc.stop_channels()
         self.ctx.term()
-        if self.km.is_alive():
-            self.km.shutdown_kernel(now=True)
+        super().close()
 
 
 @pytest.fixture
@@ -147,7 +135,7 @@ def test_jupyter_client_launch_leaves_a_0600_connection_file(client: Client) -> 
     """The file jupyter_client writes and our kernel rewrites with its ports stays private."""
     assert stat.S_IMODE(os.stat(client.km.connection_file).st_mode) == 0o600
     assert read_connection_file(client.km.connection_file).key  # a key is set: signatures are checked
-    assert {ip for ip, _ in listening(client.km.provisioner.process.pid)} == {"127.0.0.1"}
+    assert {ip for ip, _ in listening(client.pid)} == {"127.0.0.1"}
 
 
 def touch(marker: Path) -> str:
@@ -196,11 +184,11 @@ def test_bad_or_missing_signature_is_neither_answered_nor_run(client: Client, tm
             assert not set(answered) & set(forged_ids), "a forged request got a reply"
         finally:
             sock.close(linger=0)
-    content, _ = client.execute("1 + 1")  # all shell input before this one is done
+    content, _ = client.run("1 + 1")  # all shell input before this one is done
     assert content["status"] == "ok"
     assert not list(tmp_path.glob("pwned-*")), "a forged request was executed"
     # the positive control: the same code, correctly signed, does run
-    content, _ = client.execute(touch(tmp_path / "signed"))
+    content, _ = client.run(touch(tmp_path / "signed"))
     assert content["status"] == "ok" and (tmp_path / "signed").exists()
 
 
@@ -263,10 +251,10 @@ def check_nothing_evaluated(client: Client, payload: str, marker: Path) -> None:
 
 def test_only_execute_requests_evaluate_code_pyspark(client: Client, tmp_path: Path) -> None:
     marker = tmp_path / "evaluated"
-    content, _ = client.execute("x = 1")  # a namespace with something in it for the completer
+    content, _ = client.run("x = 1")  # a namespace with something in it for the completer
     assert content["status"] == "ok"
     check_nothing_evaluated(client, touch(marker), marker)
-    content, _ = client.execute(touch(marker))  # and the payload is live code: executed, it does run
+    content, _ = client.run(touch(marker))  # and the payload is live code: executed, it does run
     assert content["status"] == "ok" and marker.exists()
 
 
@@ -277,7 +265,7 @@ def test_only_execute_requests_evaluate_code_scala(client_env: dict[str, str], t
         marker = tmp_path / "evaluated-scala"
         payload = f'new java.io.File("{marker}").createNewFile()'
         check_nothing_evaluated(c, payload, marker)
-        content, _ = c.execute(payload)
+        content, _ = c.run(payload)
         assert content["status"] == "ok", content
         assert marker.exists()
     finally:
@@ -308,9 +296,9 @@ def hostile_magics(marker: Path) -> list[str]:
 
 def test_hostile_magic_arguments_give_clear_errors(client: Client, tmp_path: Path) -> None:
     marker = tmp_path / "shell-ran"
-    problems = []
+    problems: list[tuple[Any, ...]] = []
     for code in hostile_magics(marker):
-        content, outputs = client.execute(code)
+        content, outputs = client.run(code)
         text = content.get("evalue", "") + "\n".join(content.get("traceback", []))
         ours = [
             line
@@ -323,7 +311,7 @@ def test_hostile_magic_arguments_give_clear_errors(client: Client, tmp_path: Pat
             "usage:" in text or "needs a URL" in text or "invalid Maven" in text or "no such file" in text
         ):
             problems.append((code, "unclear message", text))
-        alive, _ = client.execute("1 + 1")
+        alive, _ = client.run("1 + 1")
         assert alive["status"] == "ok", (code, alive)
     assert not problems, "\n".join(map(repr, problems))
     assert not marker.exists()

@@ -19,9 +19,7 @@ from pathlib import Path
 
 import pyspark
 import pytest
-from jupyter_client.blocking import BlockingKernelClient
-from jupyter_client.manager import KernelManager
-from support import cell_error, cell_value, free_port, installed_kernel, run_cell
+from kernel_support import Kernel, free_port, installed_kernel
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -69,7 +67,7 @@ def connect_server(processes) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def kernel(connect_server, tmp_path_factory) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+def kernel(connect_server, tmp_path_factory) -> Iterator[Kernel]:
     prefix = tmp_path_factory.mktemp("connect-prefix")
     args = ["--interpreters=PySpark,Scala,SQL", f"--remote={connect_server}"]
     with installed_kernel(prefix, args, {"TOREE_PROGRESS": "off"}) as started:
@@ -77,40 +75,37 @@ def kernel(connect_server, tmp_path_factory) -> Iterator[tuple[KernelManager, Bl
 
 
 def test_dataframes_udfs_and_sql_run_on_the_server(kernel) -> None:
-    _, kc = kernel
-    assert "connect" in cell_value(kc, "type(spark).__module__")
-    assert cell_value(kc, "spark.range(10).selectExpr('sum(id * 2)').collect()[0][0]") == "90"
-    table = cell_value(kc, "spark.range(3).withColumnRenamed('id', 'n')")  # rendered as a table
+    assert "connect" in kernel.value("type(spark).__module__")
+    assert kernel.value("spark.range(10).selectExpr('sum(id * 2)').collect()[0][0]") == "90"
+    table = kernel.value("spark.range(3).withColumnRenamed('id', 'n')")  # rendered as a table
     assert "n" in table and "2" in table
     udf = "from pyspark.sql.functions import udf\n[r[0] for r in spark.range(3).select(udf(lambda x: x + 1, 'long')('id')).collect()]"
-    assert cell_value(kc, udf) == "[1, 2, 3]"
-    cell_value(kc, "spark.range(5).createOrReplaceTempView('nums')\n1")
-    assert "10" in cell_value(kc, "%%SQL\nSELECT sum(id) AS total FROM nums")
+    assert kernel.value(udf) == "[1, 2, 3]"
+    kernel.value("spark.range(5).createOrReplaceTempView('nums')\n1")
+    assert "10" in kernel.value("%%SQL\nSELECT sum(id) AS total FROM nums")
 
 
 def test_jvm_features_say_they_need_the_classic_session(kernel, tmp_path) -> None:
-    _, kc = kernel
     jar = tmp_path / "empty.jar"
     with zipfile.ZipFile(jar, "w") as z:
         z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
     for code in ("%%Scala\n1 + 1", "sc.parallelize([1, 2]).count()", "spark.sparkContext.defaultParallelism",
                  f"%AddJar {jar.as_uri()}"):
-        error = cell_error(kc, code)
+        error = kernel.error(code)
         assert error["ename"] == "SparkConnectUnsupported", (code, error)
         assert "not available with Spark Connect" in error["evalue"] and "sc://127.0.0.1:" in error["evalue"]
-    assert cell_value(kc, "spark.range(2).count()") == "2"  # the kernel carries on
+    assert kernel.value("spark.range(2).count()") == "2"  # the kernel carries on
 
 
 def test_interrupt_cancels_the_cells_operation(kernel) -> None:
-    manager, kc = kernel
     slow = "from pyspark.sql.functions import udf\nimport time\nspark.range(40).repartition(2).select(udf(lambda x: time.sleep(1) or x, 'long')('id')).collect()"
-    threading.Timer(4, manager.interrupt_kernel).start()
+    threading.Timer(4, kernel.km.interrupt_kernel).start()
     started = time.monotonic()
-    content, _ = run_cell(kc, slow, timeout=120)
+    content, _ = kernel.run(slow, timeout=120)
     assert content["status"] == "error" and content["ename"] == "KeyboardInterrupt", content
     assert time.monotonic() - started < 15
     started = time.monotonic()  # the server's 2 cores are free again: its tasks were cancelled
-    assert cell_value(kc, "spark.range(3).count()") == "3"
+    assert kernel.value("spark.range(3).count()") == "3"
     assert time.monotonic() - started < 10
 
 
@@ -118,10 +113,10 @@ def test_interrupt_cancels_the_cells_operation(kernel) -> None:
 
 def test_spark_remote_to_a_server_that_is_not_there_is_reported_at_once(tmp_path) -> None:
     port = free_port()  # nothing listens there
-    with installed_kernel(tmp_path, [], {"SPARK_REMOTE": f"sc://127.0.0.1:{port}"}) as (_, kc):
+    with installed_kernel(tmp_path, [], {"SPARK_REMOTE": f"sc://127.0.0.1:{port}"}) as kernel:
         started = time.monotonic()
-        error = cell_error(kc, "spark.range(1).count()")
+        error = kernel.error("spark.range(1).count()")
         assert time.monotonic() - started < 30
         assert error["ename"] == "SparkUnavailable"
         assert f"cannot reach the Spark Connect server at 127.0.0.1:{port}" in error["evalue"]
-        assert cell_value(kc, "6 * 7") == "42"
+        assert kernel.value("6 * 7") == "42"

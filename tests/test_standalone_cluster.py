@@ -11,9 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jupyter_client.blocking import BlockingKernelClient
-from jupyter_client.manager import KernelManager
-from support import cell_value, free_port, installed_kernel
+from kernel_support import Kernel, free_port, installed_kernel
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -52,7 +50,7 @@ def cluster(processes) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def kernel(cluster, tmp_path_factory) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+def kernel(cluster, tmp_path_factory) -> Iterator[Kernel]:
     prefix = tmp_path_factory.mktemp("cluster-prefix")
     opts = f"--master {cluster} --conf spark.ui.enabled=false --executor-memory 512m --conf spark.driver.host=127.0.0.1"
     with installed_kernel(prefix, ["--interpreters=PySpark", f"--spark_opts={opts}"], {"TOREE_PROGRESS": "off"}) as started:
@@ -60,25 +58,23 @@ def kernel(cluster, tmp_path_factory) -> Iterator[tuple[KernelManager, BlockingK
 
 
 def test_python_udfs_and_scala_closures_run_on_the_worker(kernel) -> None:
-    km, kc = kernel
-    assert cell_value(kc, "sc.master").startswith("'spark://127.0.0.1:")
-    pids = cell_value(kc, "import os\nsorted(set(sc.parallelize(range(8), 4).map(lambda _: os.getpid()).collect()))")
-    assert str(os.getpid()) not in pids and str(km.provisioner.process.pid) not in pids
+    assert kernel.value("sc.master").startswith("'spark://127.0.0.1:")
+    pids = kernel.value("import os\nsorted(set(sc.parallelize(range(8), 4).map(lambda _: os.getpid()).collect()))")
+    assert str(os.getpid()) not in pids and str(kernel.pid) not in pids
     python = "import sys\nsc.parallelize([0], 1).map(lambda _: sys.executable).collect()[0] == sys.executable"
-    assert cell_value(kc, python) == "True"  # executors run the kernel's Python (PYSPARK_PYTHON from the kernel)
-    executors = cell_value(kc, "%%Scala\nsc.parallelize(1 to 8, 4).map(_ => org.apache.spark.SparkEnv.get.executorId).collect().toSet.mkString(\",\")")
+    assert kernel.value(python) == "True"  # executors run the kernel's Python (PYSPARK_PYTHON from the kernel)
+    executors = kernel.value("%%Scala\nsc.parallelize(1 to 8, 4).map(_ => org.apache.spark.SparkEnv.get.executorId).collect().toSet.mkString(\",\")")
     assert executors and "driver" not in executors
 
 
 def test_add_jar_reaches_the_executor(kernel, tmp_path) -> None:
-    _, kc = kernel
     src = tmp_path / "demo" / "Twice.java"
     src.parent.mkdir()
     src.write_text("package demo; public class Twice { public static int twice(int x) { return 2 * x; } }")
     subprocess.run(["javac", "-d", str(tmp_path / "classes"), str(src)], check=True)
     jar = tmp_path / "twice.jar"
     subprocess.run(["jar", "cf", str(jar), "-C", str(tmp_path / "classes"), "."], check=True)
-    cell_value(kc, f"%AddJar {jar.as_uri()}\n1")
+    kernel.value(f"%AddJar {jar.as_uri()}\n1")
     code = "%%Scala\nsc.parallelize(1 to 4, 2).map(x => (demo.Twice.twice(x), org.apache.spark.SparkEnv.get.executorId)).collect().toList"
-    result = cell_value(kc, code)
+    result = kernel.value(code)
     assert "(2," in result and "(8," in result and "driver" not in result

@@ -12,7 +12,8 @@ from interp_support import SPARK_ARGS, CollectingSink
 from toree_interpreters import PySparkInterpreter, SparkSessionManager, SparkUnavailable
 from toree_interpreters.spark.java import required_java
 
-pytestmark = [pytest.mark.spark, pytest.mark.timeout(180)]
+# Only the tests that start a JVM are marked spark: the others (modes, errors, options) run without Spark.
+pytestmark = pytest.mark.timeout(180)
 
 
 def java_children() -> set[int]:
@@ -27,6 +28,7 @@ def java_children() -> set[int]:
     return found
 
 
+@pytest.mark.spark
 def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm() -> None:
     before = java_children()
     manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
@@ -48,6 +50,7 @@ def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm(
     manager.stop()  # idempotent
 
 
+@pytest.mark.spark
 def test_eager_start_returns_at_once() -> None:
     manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
     try:
@@ -119,6 +122,7 @@ def test_spark_connect_without_its_client_libraries_is_explained() -> None:
     assert "pyspark[connect]" in outcome.error.evalue
 
 
+@pytest.mark.spark
 def test_a_killed_jvm_is_reported_and_the_next_cell_gets_a_new_session() -> None:
     """SIGKILL the JVM mid-cell and between cells: a short SparkUnavailable, then a new session (announced)."""
     from toree_interpreters import ScalaInterpreter, SQLInterpreter

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,31 +11,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # kernel_support, for the tests (importlib import mode)
-from kernel_support import Kernel
-
-# Small, quiet Spark for tests: 2 cores on CI, no UI port to collide on.
-TEST_SPARK_OPTS = "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4"
+from kernel_support import TEST_SPARK_OPTS, Kernel, toree_install
 
 
 @pytest.fixture(scope="session", autouse=True)
 def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Install the PySpark, Scala and SQL kernelspecs into a private prefix and point Jupyter at it for this test session."""
     prefix = tmp_path_factory.mktemp("jupyter-prefix")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toree_kernel.cli",
-            "install",
-            f"--prefix={prefix}",
-            "--interpreters=PySpark,Scala,SQL",
-            f"--spark_opts={TEST_SPARK_OPTS}",
-        ],
-        check=True,
-        capture_output=True,
+    # No class-data-sharing archive: building one takes a minute and no test here needs it.
+    jupyter_path = toree_install(
+        prefix, "--interpreters=PySpark,Scala,SQL", f"--spark_opts={TEST_SPARK_OPTS}", "--no-class-sharing"
     )
     saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "TOREE_HISTORY_FILE")}
-    os.environ["JUPYTER_PATH"] = str(prefix / "share" / "jupyter")
+    os.environ["JUPYTER_PATH"] = str(jupyter_path)
     os.environ["TOREE_HISTORY_FILE"] = str(tmp_path_factory.mktemp("history") / "history.sqlite")
     # Kernels started from a shell with `cmd &` would inherit SIGINT ignored (DESIGN.md §3).
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -16,10 +16,12 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
+from toree_interpreters import Interpreter, PySparkInterpreter, ScalaInterpreter, SQLInterpreter
 from toree_kernel import __version__, cli
 from toree_kernel import kernelspecs as ks
 
@@ -140,24 +142,35 @@ def test_names_follow_toree(kernel_name: str, interpreter: str, directory: str, 
 
 def test_registry_ships_pyspark_scala_and_sql() -> None:
     assert ks.available() == ["PySpark", "Scala", "SQL"]
-    scala = ks.get_interpreter("scala")
-    assert (scala.language, scala.file_extension, scala.codemirror_mode) == (
-        "scala",
-        ".scala",
-        "text/x-scala",
-    )
+    assert ks.get_interpreter("scala").language == "scala"
     assert ks.display_name("Apache Toree", "scala") == "Apache Toree - Scala"
     assert ks.spec_dir_name("Apache Toree", "Scala") == "apache_toree_scala"
-    info = ks.get_interpreter("PySpark")
-    assert (info.language, info.file_extension) == ("python", ".py")
+    assert ks.get_interpreter("PySpark").language == "python"
     assert [i.name for i in ks.parse_interpreters(" pyspark, PySpark ,PYSPARK")] == ["PySpark"]
-    assert info.language_info() == {
+
+
+def static_language_info(interpreter: type[Interpreter]) -> dict[str, Any]:
+    """kernel_info_reply's language_info without the runtime's version (and nbconvert's exporter)."""
+    info = interpreter.language_info.to_dict()
+    return {k: v for k, v in info.items() if k not in ("version", "nbconvert_exporter")}
+
+
+def test_kernelspec_languages_are_the_interpreters_language_info() -> None:
+    """A spec's "language" is what the kernel it starts reports in kernel_info_reply."""
+    shipped = {"PySpark": PySparkInterpreter, "Scala": ScalaInterpreter, "SQL": SQLInterpreter}
+    assert sorted(shipped) == sorted(ks.available())
+    for name, interpreter in shipped.items():
+        assert interpreter.name == name
+        assert ks.get_interpreter(name).language == interpreter.language_info.name
+    assert static_language_info(PySparkInterpreter) == {
         "name": "python",
         "mimetype": "text/x-python",
         "file_extension": ".py",
         "codemirror_mode": {"name": "ipython", "version": 3},
         "pygments_lexer": "ipython3",
     }
+    scala = ScalaInterpreter.language_info
+    assert (scala.name, scala.file_extension, scala.codemirror_mode) == ("scala", ".scala", "text/x-scala")
 
 
 @pytest.mark.parametrize("bad", ["bad/name", "Tôree", "a:b", "   "])
@@ -288,7 +301,7 @@ def test_sql_spec_is_toree_shaped(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert spec["language"] == "sql"
     assert spec["env"]["DEFAULT_INTERPRETER"] == "SQL"
     assert spec["metadata"]["toree"]["interpreter"] == "SQL"
-    assert ks.get_interpreter("SQL").language_info() == {
+    assert static_language_info(SQLInterpreter) == {
         "name": "sql",
         "mimetype": "text/x-sql",
         "file_extension": ".sql",

@@ -7,7 +7,6 @@ import time
 
 import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
-from jupyter_client.manager import KernelManager
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
@@ -38,12 +37,8 @@ class TestScalaKernelConformance(kernel_support.WarmedKernelTests):
 
 
 def test_scala_kernel_streams_println_and_interrupts() -> None:
-    km = KernelManager(kernel_name="apache_toree_scala")
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
+    with kernel_support.Kernel("apache_toree_scala") as k:
+        km, kc = k.km, k.kc
         arrivals: list[tuple[float, str]] = []
 
         def hook(msg: dict) -> None:
@@ -58,7 +53,7 @@ def test_scala_kernel_streams_println_and_interrupts() -> None:
         assert "".join(text for _, text in arrivals) == "first\nsecond\n"
         assert ended - arrivals[0][0] > 1.5, "println arrived only when the cell ended"
 
-        threading.Thread(target=lambda: (time.sleep(2), km.interrupt_kernel())).start()
+        threading.Timer(2, km.interrupt_kernel).start()
         started = time.monotonic()
         reply = kc.execute_interactive(
             "sc.parallelize(1 to 4, 2).map { x => Thread.sleep(60000); x }.count()", timeout=60
@@ -70,6 +65,3 @@ def test_scala_kernel_streams_println_and_interrupts() -> None:
         assert [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"] == [
             "10"
         ]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)

@@ -7,7 +7,6 @@ import time
 
 import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
-from jupyter_client.manager import KernelManager
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 KERNEL = "apache_toree_sql"
@@ -38,12 +37,8 @@ class TestSQLKernelConformance(kernel_support.WarmedKernelTests):
 
 
 def test_sql_kernel_shares_the_session_and_interrupts() -> None:
-    km = KernelManager(kernel_name=KERNEL)
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
+    with kernel_support.Kernel(KERNEL) as k:
+        km, kc = k.km, k.kc
         outputs: list[dict] = []
         reply = kc.execute_interactive(
             "CREATE OR REPLACE TEMPORARY VIEW v AS SELECT id FROM range(10);\nSELECT count(*) AS n FROM v",
@@ -54,7 +49,7 @@ def test_sql_kernel_shares_the_session_and_interrupts() -> None:
         [result] = [m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result"]
         assert "| 10|" in result["text/plain"] and "<td>10</td>" in result["text/html"]
 
-        threading.Thread(target=lambda: (time.sleep(2), km.interrupt_kernel())).start()
+        threading.Timer(2, km.interrupt_kernel).start()
         started = time.monotonic()
         reply = kc.execute_interactive(
             "SELECT java_method('java.lang.Thread', 'sleep', 60000L) FROM range(0, 2, 1, 2)", timeout=60
@@ -66,6 +61,3 @@ def test_sql_kernel_shares_the_session_and_interrupts() -> None:
         assert [m["msg_type"] for m in outputs if m["msg_type"] in ("execute_result", "error")] == [
             "execute_result"
         ]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)

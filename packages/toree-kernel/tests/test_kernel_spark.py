@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from jupyter_client.manager import KernelManager
 from kernel_support import Kernel, is_jvm
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
@@ -29,7 +28,7 @@ def kernel() -> Iterator[Kernel]:
 
 
 def interrupt_after(kernel: Kernel, delay: float) -> threading.Thread:
-    thread = threading.Thread(target=lambda: (time.sleep(delay), kernel.km.interrupt_kernel()))
+    thread = threading.Timer(delay, kernel.km.interrupt_kernel)
     thread.start()
     return thread
 
@@ -120,7 +119,7 @@ def test_stop_on_error_aborts_queued_cells(kernel: Kernel) -> None:
     kc = kernel.kc
     first = kc.execute("import time; time.sleep(1); raise RuntimeError('boom')")
     second = kc.execute("queued_ran = True")
-    replies = {}
+    replies: dict[str, str] = {}
     while len(replies) < 2:
         msg = kc.get_shell_msg(timeout=60)
         replies[msg["parent_header"]["msg_id"]] = msg["content"]["status"]
@@ -139,32 +138,17 @@ def test_execution_count_history_and_silent(kernel: Kernel) -> None:
 
 def test_kernel_info_answers_before_spark_is_ready() -> None:
     """Eager mode: the JVM starts in the background; kernel_info must not wait for it."""
-    km = KernelManager(kernel_name=KERNEL)
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
+    with Kernel(KERNEL) as k:  # started and ready: kernel_info was answered
         answered_at = time.time()
-        outputs: list[dict] = []
-        reply = kc.execute_interactive(
-            "spark and kernel.spark_ready_at", output_hook=outputs.append, timeout=120
-        )
-        assert reply["content"]["status"] == "ok", reply["content"]
-        ready_at = float(
-            next(m for m in outputs if m["msg_type"] == "execute_result")["content"]["data"]["text/plain"]
-        )
+        ready_at = float(k.value("spark and kernel.spark_ready_at"))
         assert answered_at < ready_at, "kernel_info was answered only after Spark was up"
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_shutdown_leaves_no_process_behind() -> None:
     k = Kernel()
     try:
         assert k.value("spark.range(4).count()") == "4"
-        processes = k.processes()
+        processes = k.tree()
         assert any(is_jvm(p) for p in processes[1:]), "no JVM child?"
         started = time.monotonic()
         k.km.shutdown_kernel(now=False)
@@ -222,7 +206,7 @@ def test_sigterm_during_a_cell_exits_promptly_without_orphans() -> None:
     k = Kernel()
     try:
         assert k.value("spark.range(2).count()") == "2"
-        processes = k.processes()
+        processes = k.tree()
         k.kc.execute("import time\ntime.sleep(60)")
         time.sleep(1.0)
         processes[0].terminate()

@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 # send(msg_type, content, metadata, buffers): publish one IOPub message
 Send = Callable[[str, dict[str, Any], dict[str, Any], Sequence[bytes]], None]
-CLIENT_MESSAGES = ("comm_open", "comm_msg", "comm_close")
 
 
 class ToreeComm(BaseComm):

@@ -12,200 +12,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from toree_interpreters.spark import class_sharing
 from toree_interpreters.spark import java as javacheck
 
-from . import __version__
 from . import kernelspecs as ks
-
-EXAMPLES = """\
-examples:
-  {prog} install --user
-  {prog} install --sys-prefix --spark_opts='--master=local[4] --conf spark.ui.enabled=false'
-  {prog} install --prefix=/opt/jupyter --kernel_name='My Spark' --spark_home=/opt/spark
-  {prog} install --toree_opts='--spark-context-initialization-mode lazy' --replace
-  {prog} list
-  {prog} uninstall --user
-"""
-
-
-class _Parser(argparse.ArgumentParser):
-    """Adds the hint argparse cannot give: option values that start with '-' need the '=' form."""
-
-    def error(self, message: str) -> NoReturn:
-        if "expected one argument" in message:
-            message += " (a value that starts with '-' must be attached with '=', e.g. --spark_opts='--master=local[2]')"
-        super().error(message)
-
-
-class _Formatter(argparse.HelpFormatter):
-    """Never wrap inside an option like ``--master=local[4]``; keep multi-line text (examples) as written."""
-
-    def _split_lines(self, text: str, width: int) -> list[str]:
-        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if "\n" in text:
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return textwrap.fill(
-            " ".join(text.split()),
-            width,
-            initial_indent=indent,
-            subsequent_indent=indent,
-            break_on_hyphens=False,
-            break_long_words=False,
-        )
-
-
-def _prog() -> str:
-    name = os.path.basename(sys.argv[0] or "")
-    return "jupyter toree" if name.startswith("jupyter-toree") else "toree"
-
-
-def _add_location(
-    parser: argparse.ArgumentParser, verb: str, default: str = "the system-wide Jupyter directory"
-) -> None:
-    where = parser.add_argument_group(f"where (default: {default})")
-    group = where.add_mutually_exclusive_group()
-    group.add_argument(
-        "--user", action="store_true", help=f"{verb} the current user's Jupyter data directory"
-    )
-    group.add_argument("--prefix", metavar="PATH", help=f"{verb} PATH/share/jupyter/kernels")
-    group.add_argument(
-        "--sys-prefix",
-        "--sys_prefix",
-        dest="sys_prefix",
-        action="store_true",
-        help=f"{verb} this Python environment ({sys.prefix})",
-    )
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    prog = prog or _prog()
-    parser = _Parser(
-        prog=prog,
-        description="Install and manage the Jupyter kernelspecs of the Toree kernel for Spark "
-        "(flags as Apache Toree's `jupyter toree install`).",
-        epilog=EXAMPLES.format(prog=prog),
-        formatter_class=_Formatter,
-    )
-    parser.add_argument("--version", action="version", version=f"toree-kernel {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{install,uninstall,list}", parser_class=_Parser)
-
-    install = commands.add_parser(
-        "install",
-        formatter_class=_Formatter,
-        help="install kernelspecs",
-        description="Install one kernelspec per interpreter, e.g. apache_toree_pyspark "
-        "('Apache Toree - PySpark'). An existing spec of the same name is replaced.",
-    )
-    install.add_argument(
-        "--interpreters",
-        default=ks.DEFAULT_INTERPRETER,
-        metavar="NAMES",
-        help=f"comma-separated, case-insensitive (available: {', '.join(ks.available())}; "
-        f"default: {ks.DEFAULT_INTERPRETER})",
-    )
-    install.add_argument(
-        "--kernel_name",
-        "--kernel-name",
-        dest="kernel_name",
-        default=ks.DEFAULT_KERNEL_NAME,
-        metavar="NAME",
-        help="base of the spec and display names (default: %(default)r)",
-    )
-    install.add_argument(
-        "--spark_home",
-        "--spark-home",
-        dest="spark_home",
-        metavar="PATH",
-        help="set SPARK_HOME for the kernel",
-    )
-    install.add_argument(
-        "--spark_opts",
-        "--spark-opts",
-        dest="spark_opts",
-        default="",
-        metavar="OPTS",
-        help="spark-submit options, e.g. --spark_opts='--master=local[4]' (stored as __TOREE_SPARK_OPTS__)",
-    )
-    install.add_argument(
-        "--remote",
-        metavar="URL",
-        help="use a Spark Connect server, e.g. --remote=sc://host:15002 (added to the Spark options; "
-        "the SPARK_REMOTE environment variable works too)",
-    )
-    install.add_argument(
-        "--toree_opts",
-        "--toree-opts",
-        dest="toree_opts",
-        default="",
-        metavar="OPTS",
-        help="kernel options, e.g. --toree_opts='--spark-context-initialization-mode lazy' "
-        "(stored as __TOREE_OPTS__)",
-    )
-    install.add_argument(
-        "--python_exec",
-        "--python-exec",
-        "--python",
-        dest="python_exec",
-        metavar="PYTHON",
-        help=f"the Python that runs the kernel (default: this one, {sys.executable})",
-    )
-    _add_location(install, "install into")
-    install.add_argument(
-        "--replace",
-        action="store_true",
-        help="accepted for Apache Toree compatibility: specs are always replaced",
-    )
-    install.add_argument(
-        "--force", action="store_true", help="install even if no suitable Java is found (warns instead)"
-    )
-    install.add_argument(
-        "--no-class-sharing",
-        "--no_class_sharing",
-        dest="class_sharing",
-        action="store_false",
-        help="do not prepare the class-data-sharing archive that makes Spark start seconds faster "
-        "(built once per Java and Spark install, about a minute; TOREE_CLASS_SHARING=off also skips it)",
-    )
-    install.set_defaults(run=_install)
-
-    uninstall = commands.add_parser(
-        "uninstall",
-        formatter_class=_Formatter,
-        help="remove kernelspecs installed by this package",
-        description="Remove this package's kernelspecs named after --kernel_name from one location. "
-        "Apache Toree's own (JVM) specs are left alone.",
-    )
-    uninstall.add_argument(
-        "--kernel_name",
-        "--kernel-name",
-        dest="kernel_name",
-        default=ks.DEFAULT_KERNEL_NAME,
-        metavar="NAME",
-        help="the name given at install (default: %(default)r)",
-    )
-    uninstall.add_argument("--interpreters", metavar="NAMES", help="only these (default: all of them)")
-    _add_location(uninstall, "remove from")
-    uninstall.set_defaults(run=_uninstall)
-
-    listing = commands.add_parser(
-        "list",
-        formatter_class=_Formatter,
-        help="show installed Toree kernelspecs",
-        description="Show Toree kernelspecs (this package's and Apache Toree's) on Jupyter's search path, "
-        "or in one location if a location flag is given.",
-    )
-    _add_location(listing, "look in", "all of Jupyter's kernel search path")
-    listing.set_defaults(run=_list)
-    return parser
+from .cli_parser import build_parser, prog_name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.run(args))
+        return int(_COMMANDS[args.command](args))
     except ks.InstallError as exc:
         _error(parser.prog, str(exc))
         return 2
@@ -240,16 +55,8 @@ def _location(args: argparse.Namespace) -> tuple[bool, str | None]:
     return bool(args.user), args.prefix
 
 
-def _location_flag(args: argparse.Namespace) -> str:
-    if args.user:
-        return " --user"
-    if args.sys_prefix:
-        return " --sys-prefix"
-    return f" --prefix={args.prefix}" if args.prefix else ""
-
-
 def _install(args: argparse.Namespace) -> int:
-    prog = _prog()
+    prog = prog_name()
     interpreters = ks.parse_interpreters(args.interpreters)
     for info in interpreters:  # check every name before touching anything
         ks.spec_dir_name(args.kernel_name, info.name)
@@ -352,7 +159,7 @@ def _runnable(python_exec: str) -> bool:
 
 
 def _uninstall(args: argparse.Namespace) -> int:
-    prog = _prog()
+    prog = prog_name()
     ks.name_prefix(args.kernel_name)
     only = ks.parse_interpreters(args.interpreters) if args.interpreters else None
     user, prefix = _location(args)
@@ -410,6 +217,8 @@ def _list(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3])
     return 0
 
+
+_COMMANDS = {"install": _install, "uninstall": _uninstall, "list": _list}
 
 if __name__ == "__main__":
     raise SystemExit(main())

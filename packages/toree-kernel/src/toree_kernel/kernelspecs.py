@@ -38,34 +38,15 @@ _jupyter_log.setLevel(logging.ERROR)
 
 @dataclass(frozen=True)
 class InterpreterInfo:
-    name: str  # canonical spelling, as in DEFAULT_INTERPRETER and the display name
-    language: str
-    file_extension: str
-    mimetype: str
-    codemirror_mode: str | dict[str, Any]
-    pygments_lexer: str = ""
+    """What a kernelspec says about an interpreter. kernel_info_reply's ``language_info`` (mimetype, file
+    extension, highlighting) comes from the running interpreter, ``toree_interpreters``' ``language_info``."""
 
-    def language_info(self) -> dict[str, Any]:
-        """The static part of kernel_info_reply's ``language_info`` (the kernel adds ``version``)."""
-        info: dict[str, Any] = {
-            "name": self.language,
-            "mimetype": self.mimetype,
-            "file_extension": self.file_extension,
-            "codemirror_mode": self.codemirror_mode,
-        }
-        if self.pygments_lexer:
-            info["pygments_lexer"] = self.pygments_lexer
-        return info
+    name: str  # canonical spelling, as in DEFAULT_INTERPRETER and the display name
+    language: str  # kernel.json's "language": the interpreter's language_info name
 
 
 # The interpreters this version can install. Adding one is one line.
-_SHIPPED = (
-    InterpreterInfo(
-        "PySpark", "python", ".py", "text/x-python", {"name": "ipython", "version": 3}, "ipython3"
-    ),
-    InterpreterInfo("Scala", "scala", ".scala", "text/x-scala", "text/x-scala", "scala"),
-    InterpreterInfo("SQL", "sql", ".sql", "text/x-sql", "text/x-sql", "sql"),
-)
+_SHIPPED = (InterpreterInfo("PySpark", "python"), InterpreterInfo("Scala", "scala"), InterpreterInfo("SQL", "sql"))
 INTERPRETERS: dict[str, InterpreterInfo] = {
     info.name.lower(): info for info in _SHIPPED
 }  # by lowercased name
@@ -252,9 +233,11 @@ def read_toree_spec(spec_dir: Path) -> FoundSpec | None:
     if not isinstance(data, dict):
         return None
     argv = [str(a) for a in data.get("argv") or []]
-    env = data.get("env") if isinstance(data.get("env"), dict) else {}
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    toree_meta = meta.get("toree") if isinstance(meta.get("toree"), dict) else {}
+    raw_env, raw_meta = data.get("env"), data.get("metadata")
+    env: dict[str, Any] = raw_env if isinstance(raw_env, dict) else {}
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    raw_toree = meta.get("toree")
+    toree_meta: dict[str, Any] = raw_toree if isinstance(raw_toree, dict) else {}
     ours = any(a == "-m" and b == "toree_kernel" for a, b in itertools.pairwise(argv))
     if not (ours or toree_meta or "__TOREE_OPTS__" in env or "__TOREE_SPARK_OPTS__" in env):
         return None
@@ -264,7 +247,7 @@ def read_toree_spec(spec_dir: Path) -> FoundSpec | None:
 
 def find_specs(dirs: Iterable[Path]) -> list[FoundSpec]:
     """Toree specs in these kernel directories, in order (a name may appear in several)."""
-    found = []
+    found: list[FoundSpec] = []
     for kernels in dirs:
         try:
             children = sorted(p for p in Path(kernels).iterdir() if p.is_dir())

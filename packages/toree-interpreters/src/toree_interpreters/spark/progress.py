@@ -180,7 +180,6 @@ class JobProgress:
         session: Callable[[], Any],
         group: str,
         sink: OutputSink,
-        options: OutputOptions | None = None,
         *,
         interrupted: Callable[[], bool] | None = None,
         interval: float = 0.2,
@@ -190,7 +189,6 @@ class JobProgress:
         self._session = session
         self._group = group
         self._sink = sink
-        self._options = options
         self._interrupted = interrupted
         self._interval = interval
         self._clock = clock
@@ -219,7 +217,7 @@ class JobProgress:
         try:
             if group is None or (options is not None and not options.progress) or session() is None:
                 return None
-            return cls(session, group, sink, options, **kw)
+            return cls(session, group, sink, **kw)
         except Exception:
             log.debug("could not set up job progress", exc_info=True)
             return None
@@ -260,7 +258,7 @@ class JobProgress:
             log.debug("job progress failed", exc_info=True)
 
     def _tick(self) -> None:
-        snap = self._poll("running")
+        snap = self._poll()
         if snap is None:
             return
         now = self._clock()
@@ -272,11 +270,11 @@ class JobProgress:
     def _finish(self) -> None:
         if not self._published or self._failed:
             return
-        snap = self._poll("running")
+        snap = self._poll()
         deadline = self._clock() + 0.5  # the tracker hears of job ends a moment after the action returns
         while snap is not None and snap.running_jobs and self._clock() < deadline:
             time.sleep(0.05)
-            snap = self._poll("running")
+            snap = self._poll()
         if snap is None:
             return
         interrupted = False
@@ -297,7 +295,7 @@ class JobProgress:
             log.debug("could not publish job progress", exc_info=True)
             self._failed = True
 
-    def _poll(self, state: State) -> Snapshot | None:
+    def _poll(self) -> Snapshot | None:
         try:
             session = self._session()
             if session is None:
@@ -308,7 +306,7 @@ class JobProgress:
             log.debug("status tracker failed", exc_info=True)
             self._failed = True
             return None
-        return Snapshot(tuple(jobs), tuple(stages), self._clock() - self._started, state)
+        return Snapshot(tuple(jobs), tuple(stages), self._clock() - self._started)
 
     def _collect(
         self, tracker: Any, job_ids: Iterable[int]
