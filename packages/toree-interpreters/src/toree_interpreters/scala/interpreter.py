@@ -191,13 +191,17 @@ class ScalaInterpreter(Interpreter):
     @staticmethod
     def _abandoned_message(bridge: ReplBridge) -> str:
         try:
-            java = f"Java {bridge.java_version()}"
+            java = bridge.java_version()
         except Exception:
-            java = "this Java"
+            java = ""
+        major = java.split(".")[0]
+        if major.isdigit() and int(major) >= 20:
+            why = f"cannot be stopped on Java {java} (Java 20 removed Thread.stop)"
+        else:
+            why = "survived Thread.stop, so it cannot be stopped"
         return (
-            f"the Scala line ignored the interrupt and cannot be stopped on {java} (Thread.stop is gone "
-            "since Java 20). It keeps running in the background, using a CPU, until the kernel restarts; "
-            "restart the kernel to stop it. Its definitions are lost; other cells still run."
+            f"the Scala line ignored the interrupt and {why}. It keeps running in the background, using a "
+            "CPU: restart the kernel to stop it. Its definitions are lost; other cells run as usual."
         )
 
     def _outcome(self, status: str, report: str, sink: OutputSink) -> ExecuteOutcome:

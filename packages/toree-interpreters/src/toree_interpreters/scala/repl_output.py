@@ -21,7 +21,7 @@ _ENTRY = re.compile(r"^\S.*(?:\n(?!\S).*)*", re.MULTILINE)
 # ``x: Int = 2`` (2.12) or ``val x: Int = 2`` / ``var x: Int = 2`` (2.13).
 _NAMED = re.compile(r"^(?:va[lr] )?(\w+): (.+?) = (.*)", re.DOTALL)
 # ``defined class Foo`` (2.12) or ``class Foo`` (2.13).
-_DEFINED = re.compile(r"^(?:defined )?(class|case class|object|trait|module|type) (\S+)")
+_DEFINED = re.compile(r"^(?:defined )?(class|case class|object|trait|module|type alias|type) (\S+)")
 # The class-based REPL reaches a term through an accessor: "(): String" / "()String" / "=> String".
 _ACCESSOR = re.compile(r"^(\(\)\s*:?\s*|=>\s*)")
 
