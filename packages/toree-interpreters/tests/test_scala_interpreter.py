@@ -238,7 +238,7 @@ def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) ->
     started = time.monotonic()
     outcome = scala.execute(
         'while (!kernel.data.containsKey("release")) { try { while (!kernel.data.containsKey("release")) {} }'
-        " catch { case _: Throwable => () } }",
+        ' catch { case _: Throwable => () } }; println("the abandoned line ended")',
         CollectingSink(),
     )
     try:
@@ -249,3 +249,7 @@ def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) ->
         assert value(scala, "21 * 2") == "42"
     finally:
         shared["release"] = True  # the abandoned loop ends
+    time.sleep(1)
+    later = CollectingSink()
+    scala.execute('println("a later cell")', later)
+    assert later.text("stdout") == "a later cell\n"  # what the abandoned line printed stays out of it

@@ -9,10 +9,17 @@ class ToreeStream extends java.io.OutputStream {
   def drain(): String = buf.synchronized { val s = buf.toString("UTF-8"); buf.reset(); s }
 }
 
+// A cell's stdout or stderr: the shared buffer, until the cell is abandoned (then the host's stream,
+// so a runaway line's output does not land in later cells).
+class ToreeRedirect(@volatile var to: java.io.OutputStream) extends java.io.OutputStream {
+  override def write(b: Int): Unit = to.write(b)
+  override def write(b: Array[Byte], off: Int, len: Int): Unit = to.write(b, off, len)
+  override def flush(): Unit = to.flush()
+}
+
 class ToreeRunner(out: ToreeStream, err: ToreeStream) {
-  private val outPs = new java.io.PrintStream(out, true, "UTF-8")
-  private val errPs = new java.io.PrintStream(err, true, "UTF-8")
-  private class Cell(val thread: Thread, val status: java.util.concurrent.CompletableFuture[String]) {
+  private class Cell(val thread: Thread, val status: java.util.concurrent.CompletableFuture[String],
+                     val out: ToreeRedirect, val err: ToreeRedirect) {
     @volatile var stopTried = false
   }
   @volatile private var current: Cell = null
@@ -21,6 +28,9 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
   /** Interprets `code` on a new thread (it inherits the caller's Spark job group) and returns the
     * REPL's status (Success, Error, Incomplete), or Abandoned when `stop` gave up on the thread. */
   def run(repl: scala.tools.nsc.interpreter.IMain, code: String): String = {
+    val (cellOut, cellErr) = (new ToreeRedirect(out), new ToreeRedirect(err))
+    val outPs = new java.io.PrintStream(cellOut, true, "UTF-8")
+    val errPs = new java.io.PrintStream(cellErr, true, "UTF-8")
     val status = new java.util.concurrent.CompletableFuture[String]()
     val body: Runnable = () =>
       try {
@@ -34,10 +44,12 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     val (hostOut, hostErr) = (System.out, System.err)
     System.setOut(outPs)
     System.setErr(errPs)
-    current = new Cell(thread, status)
+    current = new Cell(thread, status, cellOut, cellErr)
     try {
       thread.start()
-      status.get()
+      val result = status.get()
+      if (result == "Abandoned") { cellOut.to = hostOut; cellErr.to = hostErr }
+      result
     } finally {
       current = null
       System.setOut(hostOut)
