@@ -185,6 +185,17 @@ def test_interrupt_a_scala_busy_loop(scala) -> None:
     assert value(scala, "21 * 2") == "42"
 
 
+def test_loops_check_for_interrupts(scala) -> None:
+    """The compiler's interrupt checks end a busy loop on any Java (no Thread.stop needed)."""
+    for loop in ("while (true) { n += 1 }", "do { n += 1 } while (true)"):
+        started = time.monotonic()
+        outcome = scala.execute(f"Thread.currentThread.interrupt(); var n = 0L; {loop}", CollectingSink())
+        assert outcome.error.ename == "ScalaException"
+        assert "InterruptedException" in outcome.error.evalue
+        assert time.monotonic() - started < 10
+    assert value(scala, "var k = 0; while (k < 5) k += 1; k") == "5"  # loops still loop
+
+
 def test_scala_udf_used_from_sql(scala, spark_manager) -> None:
     assert scala.execute('spark.udf.register("plus_one", (x: Int) => x + 1)', CollectingSink()).status == "ok"
     assert spark_manager.get().sql("SELECT plus_one(41) AS v").first().v == 42

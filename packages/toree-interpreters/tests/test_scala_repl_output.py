@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from toree_interpreters.scala import bridge, repl_output
+from toree_interpreters.scala import bridge, interrupt_checks, repl_output
 from toree_interpreters.scala.repl_output import Result
 
 LONG = ",".join(str(i) for i in range(1, 223)) + ",22..."
@@ -159,7 +159,7 @@ def test_is_complete() -> None:
 
 
 def test_the_scala_bridge_is_packaged_scala() -> None:
-    for name in (*bridge.RESOURCES, bridge.WARMUP):
+    for name in (*bridge.RESOURCES, bridge.WARMUP, interrupt_checks.SOURCE, interrupt_checks.DESCRIPTOR):
         assert files("toree_interpreters.scala").joinpath("resources", name).is_file()
     cells = bridge.scala_source("cells.scala")
     assert "class ToreeRunner" in cells and "val toreeRunner" in cells
@@ -176,3 +176,24 @@ def test_no_long_program_hides_in_a_python_string() -> None:
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert node.value.count("\n") < 30, f"a {node.value.count(chr(10))}-line string in {module.name}"
+
+
+def test_the_interrupt_check_plugin_is_compiled_once_per_scala_version(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TOREE_SCALA_CACHE", str(tmp_path))
+    assert interrupt_checks.cache_root() == tmp_path
+    key = interrupt_checks.plugin_key("2.13.18")
+    assert key.startswith("interrupt-checks-2.13.18-") and key != interrupt_checks.plugin_key("2.12.18")
+    compiled = tmp_path / key
+    (compiled / "toree_plugin").mkdir(parents=True)
+    (compiled / interrupt_checks.DESCRIPTOR).write_text("<plugin/>")
+    assert interrupt_checks.plugin_dir(None, "2.13.18") == compiled  # cached: no JVM needed
+    assert interrupt_checks.compiler_options(compiled) == (
+        f"-Xplugin:{compiled} -Xplugin-require:toree-interrupt-checks"
+    )
+
+
+def test_without_a_compiler_there_are_no_interrupt_checks(tmp_path, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("TOREE_SCALA_CACHE", str(tmp_path))
+    assert interrupt_checks.plugin_dir(object(), "2.13.18") is None  # not a session: compiling fails
+    assert "interrupt checks are unavailable" in caplog.text
+    assert list(tmp_path.iterdir()) == []  # nothing half-compiled left behind

@@ -49,11 +49,12 @@ class ReplBridge:
     """A live REPL in ``session``'s JVM and the JVM objects of its bridge. Not thread-safe: the
     interpreter serialises calls (one cell, compile or completion at a time)."""
 
-    def __init__(self, session: Any, class_dir: str) -> None:
+    def __init__(self, session: Any, class_dir: str, options: str = "") -> None:
+        """``options``: more compiler options (the interrupt-check plugin)."""
         self.session = session
         self.jvm = jvm = session.sparkContext._jvm
         settings = jvm.scala.tools.nsc.Settings()
-        settings.processArgumentString(f"-Yrepl-class-based -Yrepl-outdir {class_dir} -usejavacp")
+        settings.processArgumentString(f"-Yrepl-class-based -Yrepl-outdir {class_dir} -usejavacp {options}")
         self._report = jvm.java.io.StringWriter()  # what the REPL's reporter writes
         writer = jvm.java.io.PrintWriter(self._report, True)
         interpreter_pkg = jvm.scala.tools.nsc.interpreter

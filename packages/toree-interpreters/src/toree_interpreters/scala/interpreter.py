@@ -6,11 +6,12 @@ a time, Spark job groups and interrupts through ``SparkCell``, a new REPL when t
 The JVM side lives in ``bridge`` (and its Scala resources), live output in ``forwarding``, reading
 the REPL's reports in ``repl_output``, completion in ``completion``.
 
-Interrupting a cell: its Spark jobs are cancelled, its JVM thread interrupted (sleeps, waits) and,
-still busy ``STOP_AFTER_S`` later (``while (true) {}``), stopped with ``Thread.stop`` where Java
-still has it (up to 19). On Java 20+ the cell's thread is abandoned: the cell ends with a message
-saying so, the REPL stays usable (the line's definitions are lost) and the thread runs on until the
-kernel restarts, as the JVM offers no way to stop it.
+Interrupting a cell: its Spark jobs are cancelled and its JVM thread interrupted, which ends sleeps
+and waits and, through the compiler's interrupt checks (``interrupt_checks``), loops. A cell still
+busy ``STOP_AFTER_S`` later (a loop inside a library, a line that swallows the interrupt) gets
+``Thread.stop`` where Java still has it (up to 19); on Java 20+, or if it survives that, its thread
+is abandoned: the cell ends with a message saying so, the REPL stays usable (the line's definitions
+are lost) and the thread runs on until the kernel restarts.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ..spark import tables
 from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, lost
 from ..spark.session import SparkSessionManager, SparkUnavailable
-from . import completion, repl_output
+from . import completion, interrupt_checks, repl_output
 from .bridge import BridgeError, ReplBridge, shipped_scala_version, warmup_source
 from .forwarding import Forwarder
 
@@ -81,6 +82,7 @@ class ScalaInterpreter(Interpreter):
         self._wanted = 0  # cells waiting for the REPL (the warm-up steps aside)
         self._last_cell_end = 0.0
         self.warmup_compiles = 150  # background compiles after start-up; 0 turns warm-up off
+        self.interrupt_checks = True  # compile loops with an interrupt check (see interrupt_checks)
         self._pending_jars: list[str] = []  # added before the REPL existed
         self._jars: list[str] = []  # added to the REPL: added again to a new one (after the JVM died)
         self.options = options if options is not None else OutputOptions()
@@ -100,10 +102,7 @@ class ScalaInterpreter(Interpreter):
             return bridge
         if bridge is not None:
             self._forget_jvm()
-        try:
-            bridge = ReplBridge(session, str(self.spark.repl_class_dir))
-        except BridgeError as exc:
-            raise SparkUnavailable(f"the Scala interpreter could not be set up: {exc}") from exc
+        bridge = self._new_bridge(session)
         self.shared_data.attach(bridge.kernel_data)
         self._bridge = bridge
         self._forwarder = Forwarder(bridge, self.comms)
@@ -114,6 +113,21 @@ class ScalaInterpreter(Interpreter):
         if self.warmup_compiles:
             threading.Thread(target=self._warm_up, args=(bridge,), name="scala-warmup", daemon=True).start()
         return bridge
+
+    def _new_bridge(self, session: Any) -> ReplBridge:
+        class_dir = str(self.spark.repl_class_dir)
+        plugin = None
+        if self.interrupt_checks:
+            plugin = interrupt_checks.plugin_dir(session, self.language_info.version)
+        if plugin is not None:
+            try:
+                return ReplBridge(session, class_dir, interrupt_checks.compiler_options(plugin))
+            except Exception:  # a dead JVM fails again below
+                log.warning("the Scala REPL did not start with its interrupt checks; starting it without")
+        try:
+            return ReplBridge(session, class_dir)
+        except BridgeError as exc:
+            raise SparkUnavailable(f"the Scala interpreter could not be set up: {exc}") from exc
 
     def _acquire_for_request(self) -> bool:
         """The REPL for completion/inspect: waits out a warm-up compile (~50 ms), not a running cell."""
