@@ -123,7 +123,7 @@ class ScalaInterpreter(Interpreter):
             try:
                 return ReplBridge(session, class_dir, interrupt_checks.compiler_options(plugin))
             except Exception:  # a dead JVM fails again below
-                log.warning("the Scala REPL did not start with its interrupt checks; starting it without")
+                log.warning("the Scala REPL failed with interrupt checks; starting without", exc_info=True)
         try:
             return ReplBridge(session, class_dir)
         except BridgeError as exc:
