@@ -185,6 +185,17 @@ def test_interrupt_a_scala_busy_loop(scala) -> None:
     assert value(scala, "21 * 2") == "42"
 
 
+def test_loops_check_for_interrupts(scala) -> None:
+    """The compiler's interrupt checks end a busy loop on any Java (no Thread.stop needed)."""
+    for loop in ("while (true) { n += 1 }", "do { n += 1 } while (true)"):
+        started = time.monotonic()
+        outcome = scala.execute(f"Thread.currentThread.interrupt(); var n = 0L; {loop}", CollectingSink())
+        assert outcome.error.ename == "ScalaException"
+        assert "InterruptedException" in outcome.error.evalue
+        assert time.monotonic() - started < 10
+    assert value(scala, "var k = 0; while (k < 5) k += 1; k") == "5"  # loops still loop
+
+
 def test_scala_udf_used_from_sql(scala, spark_manager) -> None:
     assert scala.execute('spark.udf.register("plus_one", (x: Int) => x + 1)', CollectingSink()).status == "ok"
     assert spark_manager.get().sql("SELECT plus_one(41) AS v").first().v == 42
@@ -213,3 +224,43 @@ def test_add_jar_makes_a_class_usable(scala, spark_manager, tmp_path) -> None:
     assert value(scala, 'sc.parallelize(Seq("a", "b")).map(demo.Greeter.hello).collect().mkString(",")') == (
         "hello a,hello b"
     )
+
+
+def test_the_jvm_standard_streams_are_put_back_after_a_cell(scala, spark_manager) -> None:
+    value(scala, "1")  # the REPL exists
+    system = spark_manager.get()._jvm.java.lang.System
+
+    def streams() -> tuple[int, int]:
+        return system.identityHashCode(system.out), system.identityHashCode(system.err)
+
+    host = streams()
+    sink = CollectingSink()
+    scala.execute('System.out.println("in the cell")', sink)
+    assert sink.text("stdout") == "in the cell\n"  # redirected while the cell ran ...
+    assert streams() == host  # ... and the host's streams are back after it
+    scala.execute("System.setOut(new java.io.PrintStream(new java.io.ByteArrayOutputStream()))", CollectingSink())
+    assert streams() == host  # a cell's own System.setOut does not outlive the cell
+
+
+def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) -> None:
+    """Where Thread.stop is gone (Java 20+), or a line catches what it throws, the cell still ends:
+    its thread is left running, the cell says so, the REPL stays usable."""
+    threading.Thread(target=lambda: (time.sleep(1.5), scala.interrupt())).start()
+    started = time.monotonic()
+    outcome = scala.execute(
+        'while (!kernel.data.containsKey("release")) { try { while (!kernel.data.containsKey("release")) {} }'
+        ' catch { case _: Throwable => () } }; println("the abandoned line ended")',
+        CollectingSink(),
+    )
+    try:
+        assert outcome.error.ename == "KeyboardInterrupt"
+        assert "cannot be stopped" in outcome.error.evalue
+        assert "restart the kernel" in outcome.error.evalue
+        assert time.monotonic() - started < 15
+        assert value(scala, "21 * 2") == "42"
+    finally:
+        shared["release"] = True  # the abandoned loop ends
+    time.sleep(1)
+    later = CollectingSink()
+    scala.execute('println("a later cell")', later)
+    assert later.text("stdout") == "a later cell\n"  # what the abandoned line printed stays out of it

@@ -1,0 +1,86 @@
+// How Scala cells run: each on a fresh JVM thread of its own, with Scala's and Java's standard
+// streams pointed into buffers Python drains while the cell runs (and Java's put back after it).
+// Read by toree_interpreters/scala/bridge.py and interpreted once, before the first cell.
+
+class ToreeStream extends java.io.OutputStream {
+  private val buf = new java.io.ByteArrayOutputStream()
+  override def write(b: Int): Unit = buf.synchronized { buf.write(b) }
+  override def write(b: Array[Byte], off: Int, len: Int): Unit = buf.synchronized { buf.write(b, off, len) }
+  def drain(): String = buf.synchronized { val s = buf.toString("UTF-8"); buf.reset(); s }
+}
+
+// A cell's stdout or stderr: the shared buffer, until the cell is abandoned (then the host's stream,
+// so a runaway line's output does not land in later cells).
+class ToreeRedirect(@volatile var to: java.io.OutputStream) extends java.io.OutputStream {
+  override def write(b: Int): Unit = to.write(b)
+  override def write(b: Array[Byte], off: Int, len: Int): Unit = to.write(b, off, len)
+  override def flush(): Unit = to.flush()
+}
+
+class ToreeRunner(out: ToreeStream, err: ToreeStream) {
+  private class Cell(val thread: Thread, val status: java.util.concurrent.CompletableFuture[String],
+                     val out: ToreeRedirect, val err: ToreeRedirect) {
+    @volatile var stopTried = false
+  }
+  @volatile private var current: Cell = null
+  private val cells = new java.util.concurrent.atomic.AtomicInteger()
+
+  /** Interprets `code` on a new thread (it inherits the caller's Spark job group) and returns the
+    * REPL's status (Success, Error, Incomplete), or Abandoned when `stop` gave up on the thread. */
+  def run(repl: scala.tools.nsc.interpreter.IMain, code: String): String = {
+    val (cellOut, cellErr) = (new ToreeRedirect(out), new ToreeRedirect(err))
+    val outPs = new java.io.PrintStream(cellOut, true, "UTF-8")
+    val errPs = new java.io.PrintStream(cellErr, true, "UTF-8")
+    val status = new java.util.concurrent.CompletableFuture[String]()
+    val body: Runnable = () =>
+      try {
+        val result = scala.Console.withOut(outPs) { scala.Console.withErr(errPs) { repl.interpret(code) } }
+        status.complete(result.toString)
+      } catch { case e: Throwable => status.complete("Error"); throw e }
+    val thread = new Thread(body, s"toree-scala-cell-${cells.incrementAndGet()}")
+    thread.setDaemon(true)
+    // Java's streams too (System.out.println, executor threads in local mode) while the cell runs;
+    // Spark's log4j appender captured the real stderr at start-up and keeps writing there.
+    val (hostOut, hostErr) = (System.out, System.err)
+    System.setOut(outPs)
+    System.setErr(errPs)
+    current = new Cell(thread, status, cellOut, cellErr)
+    try {
+      thread.start()
+      val result = status.get()
+      if (result == "Abandoned") { cellOut.to = hostOut; cellErr.to = hostErr }
+      result
+    } finally {
+      current = null
+      System.setOut(hostOut)
+      System.setErr(hostErr)
+    }
+  }
+
+  /** Step one of an interrupt: wakes sleeps and waits (InterruptedException). */
+  def interrupt(): Unit = Option(current).foreach(_.thread.interrupt())
+
+  /** Step two, for a cell that ignored `interrupt`: `Thread.stop` where Java still has it (up to
+    * Java 19); where it is gone, or the thread survived it, `run` returns Abandoned and the thread
+    * is left running. Never while the thread compiles (the compiler would be left half-way).
+    * Returns what happened: idle, compiling, stopped, abandoned. */
+  def stop(): String = {
+    val cell = current
+    if (cell == null || !cell.thread.isAlive) return "idle"
+    if (cell.thread.getStackTrace.exists(_.getClassName.startsWith("scala.tools.nsc.Global$Run")))
+      return "compiling"
+    if (!cell.stopTried) {
+      cell.stopTried = true
+      try {
+        classOf[Thread].getMethod("stop").invoke(cell.thread)
+        return "stopped"
+      } catch { case _: ReflectiveOperationException | _: UnsupportedOperationException => () }
+    }
+    cell.status.complete("Abandoned")
+    "abandoned"
+  }
+}
+
+val toreeOut = new ToreeStream
+val toreeErr = new ToreeStream
+val toreeRunner = new ToreeRunner(toreeOut, toreeErr)
