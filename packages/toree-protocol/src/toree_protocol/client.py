@@ -30,6 +30,7 @@ from .client_core import (
     execute_content,
     history_content,
     inspect_content,
+    probe_timeout,
     remaining,
 )
 from .connection import ConnectionInfo, read_connection_file
@@ -140,7 +141,7 @@ class KernelClient(_Base):
         end = time.monotonic() + timeout
         while True:
             try:
-                reply = self.kernel_info(timeout=min(1.0, max(0.01, end - time.monotonic())))
+                reply = self.kernel_info(timeout=probe_timeout(end))
             except TimeoutError:
                 remaining(end, "the kernel to answer kernel_info")
                 continue
@@ -263,10 +264,10 @@ class AsyncKernelClient(_Base):
 
     async def wait_for_ready(self, timeout: float = 30) -> Message:
         """kernel_info answered and IOPub connected (so no output of the next request is lost)."""
-        until = deadline(timeout)
+        until = time.monotonic() + timeout
         while True:
             try:
-                reply = await self.kernel_info(timeout=1.0)
+                reply = await self.kernel_info(timeout=probe_timeout(until))
             except TimeoutError:
                 remaining(until, "the kernel to answer kernel_info")
                 continue

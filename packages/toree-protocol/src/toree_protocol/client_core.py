@@ -110,7 +110,6 @@ class Execution:
         self.request = request
         self.reply: Message | None = None
         self.idle = False
-        self.outputs: list[Message] = []
 
     def owns(self, msg: Message) -> bool:
         return msg.parent_header.get("msg_id") == self.request.msg_id
@@ -123,16 +122,11 @@ class Execution:
         if msg.msg_type == "status":
             self.idle = self.idle or msg.content.get("execution_state") == "idle"
             return None
-        self.outputs.append(msg)
         return msg
 
     @property
     def done(self) -> bool:
         return self.reply is not None and self.idle
-
-    def result(self) -> ExecuteResult:
-        assert self.reply is not None
-        return ExecuteResult(self.reply, self.outputs)
 
 
 class Collector:
@@ -227,6 +221,11 @@ class ClientCore:
 
 def deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
+
+
+def probe_timeout(end: float) -> float:
+    """One kernel_info probe of ``wait_for_ready``: at most a second, and never past ``end``."""
+    return min(1.0, max(0.01, end - time.monotonic()))
 
 
 def remaining(deadline: float | None, what: str) -> int:

@@ -194,7 +194,10 @@ class KernelServer:
             if not sock.poll(POLL_MS):
                 self.rejects.flush()
                 continue
-            self._handle(channel, sock.recv_multipart())
+            try:
+                self._handle(channel, sock.recv_multipart())
+            except Exception:  # a bug of ours reading one message must not end the loop (and the kernel)
+                self.log.exception("could not handle a message on %s", channel)
 
     def _handle(self, channel: str, frames: list[bytes], aborting: bool = False) -> None:
         event = self.core.receive(channel, frames, aborting=aborting)

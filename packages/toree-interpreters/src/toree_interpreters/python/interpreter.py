@@ -247,14 +247,20 @@ class PySparkInterpreter(Interpreter):
 
     def _raise_in(self, tid: int, cell: int) -> None:
         """Raise KeyboardInterrupt in the cell's thread, once, and only while that cell runs."""
-        with self._raise_lock:
+        here = threading.get_ident() == tid  # we are the SIGINT handler, running on the cell's thread
+        # The handler must not wait: it may have landed while this thread holds the lock (the cell's end).
+        if not self._raise_lock.acquire(blocking=not here):
+            return
+        try:
             if self._raised or self._exec_thread != tid or self._cell != cell:
                 return
             self._raised = True
-            if threading.get_ident() != tid:
+            if not here:
                 _set_async_exc(tid, KeyboardInterrupt)
                 return
-        raise KeyboardInterrupt  # we are the SIGINT handler, running on the cell's thread
+        finally:
+            self._raise_lock.release()
+        raise KeyboardInterrupt
 
     # Introspection --------------------------------------------------------------------------------
     def complete(self, code: str, cursor_pos: int) -> Completion:

@@ -107,9 +107,10 @@ class ReplBridge:
         self.repl.addUrlsToClassPath(jvm.scala.collection.JavaConverters.asScalaBuffer(urls).toList())
 
     # The running cell's thread -------------------------------------------------------------------
-    def interrupt_cell(self) -> None:
-        """``Thread.interrupt`` on the running cell's thread (wakes sleeps and waits)."""
-        self.runner.interrupt()
+    def interrupt_cell(self) -> bool:
+        """``Thread.interrupt`` on the running cell's thread (wakes sleeps and waits, ends loops); False
+        when it was not delivered (the thread has not started, or it compiles): try again."""
+        return bool(self.runner.interrupt())
 
     def stop_cell(self) -> str:
         """Stop a cell that ignored the interrupt: ``stopped`` (Thread.stop, Java ≤ 19), ``abandoned``

@@ -10,8 +10,9 @@ Interrupting a cell: its Spark jobs are cancelled and its JVM thread interrupted
 and waits and, through the compiler's interrupt checks (``interrupt_checks``), loops. A cell still
 busy ``STOP_AFTER_S`` later (a loop inside a library, a line that swallows the interrupt) gets
 ``Thread.stop`` where Java still has it (up to 19); on Java 20+, or if it survives that, its thread
-is abandoned: the cell ends with a message saying so, the REPL stays usable (the line's definitions
-are lost) and the thread runs on until the kernel restarts.
+is abandoned: the cell ends with a message saying so and the thread runs on until the kernel
+restarts. Later cells run as usual while that line never ends; should it end after all, it finishes
+on the same (not thread-safe) REPL, so the message asks for a restart.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class ScalaInterpreter(Interpreter):
         self.language_info = attrs.evolve(self.language_info, version=version)
         self._lock = threading.Lock()
         self._spark_cell: SparkCell | None = None  # while a cell runs: its job group and interrupt
+        self._interpreting = False  # the REPL runs the cell's code (interrupts can reach it)
         self._values = 0
         self._closed = False
         self._wanted = 0  # cells waiting for the REPL (the warm-up steps aside)
@@ -187,6 +189,7 @@ class ScalaInterpreter(Interpreter):
             assert self._forwarder is not None
             try:
                 with self._forwarder.live(sink):
+                    self._interpreting = True
                     status, report = bridge.interpret(code)
             except Exception as exc:
                 dead = self.spark.died(exc)
@@ -195,6 +198,7 @@ class ScalaInterpreter(Interpreter):
                 self._forget_jvm()
                 return lost(dead)
             finally:
+                self._interpreting = False
                 self._spark_cell = None
         if status == "Abandoned":
             return cancelled(self._abandoned_message(bridge))
@@ -215,7 +219,7 @@ class ScalaInterpreter(Interpreter):
             why = "survived Thread.stop, so it cannot be stopped"
         return (
             f"the Scala line ignored the interrupt and {why}. It keeps running in the background, using a "
-            "CPU: restart the kernel to stop it. Its definitions are lost; other cells run as usual."
+            "CPU: restart the kernel to stop it. Its definitions are lost; other cells still run meanwhile."
         )
 
     def _outcome(self, status: str, report: str, sink: OutputSink) -> ExecuteOutcome:
@@ -313,24 +317,25 @@ class ScalaInterpreter(Interpreter):
         if it is still busy a second later (``while (true) {}``), stop or abandon that thread."""
         cell = self._spark_cell
         if cell is not None:
-            cell.interrupt(on_tick=self._cell_thread_stopper(cell))
+            cell.interrupt(on_tick=self._cell_thread_stopper())
 
-    def _cell_thread_stopper(self, cell: SparkCell) -> Callable[[], None]:
-        """The interrupt's tick: ``Thread.interrupt`` at once; every ``STOP_AFTER_S`` after that, while
-        the cell runs, the bridge's stop (Thread.stop, else abandon; not while compiling)."""
-        last: float | None = None
+    def _cell_thread_stopper(self) -> Callable[[], None]:
+        """The interrupt's tick: ``Thread.interrupt`` until it is delivered (the cell's thread may not
+        have started, or may be compiling); every ``STOP_AFTER_S`` after that, while the cell runs, the
+        bridge's stop (Thread.stop, else abandon; not while compiling)."""
+        delivered_at: float | None = None
         done = False
 
         def tick() -> None:
-            nonlocal last, done
+            nonlocal delivered_at, done
             bridge = self._bridge
-            if done or bridge is None or not cell.attached:  # the REPL is still being built: nothing runs yet
+            if done or bridge is None or not self._interpreting:  # the REPL is still being built
                 return
-            if last is None:
-                last = time.monotonic()
-                bridge.interrupt_cell()
-            elif time.monotonic() - last > STOP_AFTER_S:
-                last = time.monotonic()
+            if delivered_at is None:
+                if bridge.interrupt_cell():
+                    delivered_at = time.monotonic()
+            elif time.monotonic() - delivered_at > STOP_AFTER_S:
+                delivered_at = time.monotonic()
                 state = bridge.stop_cell()
                 if state != "compiling":
                     log.warning("Scala cell ignored the interrupt: its thread was %s", state)

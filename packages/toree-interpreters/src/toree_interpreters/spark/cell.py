@@ -53,15 +53,11 @@ class SparkCell:
         self._ended = threading.Event()
         self._watcher: threading.Thread | None = None
         self._on_tick: Callable[[], None] | None = None
-        self._lock = threading.Lock()
+        self._watch_lock = threading.Lock()  # one cancelling thread per cell
 
     @property
     def interrupted(self) -> bool:
         return self.interrupts > 0
-
-    @property
-    def attached(self) -> bool:
-        return self._session is not None
 
     # Start and end ---------------------------------------------------------------------------------
     def session(self) -> Any:
@@ -75,37 +71,35 @@ class SparkCell:
         """Run the calling thread's next Spark jobs in this cell's group and show their progress.
         Once per cell; a failure to set the group only costs the cell its interruptibility."""
         self.spark.announce(self.sink)  # the JVM died since the last cell: say so before anything else
-        with self._lock:
-            if self._session is not None or self._ended.is_set():
-                return
-            try:
-                if is_connect(session):
-                    session.addTag(self.group)
-                else:
-                    session.sparkContext.setJobGroup(self.group, self.description, interruptOnCancel=True)
-            except Exception:
-                log.warning("could not set the Spark job group", exc_info=True)
-                return
-            self._session = session
-            if not is_connect(session):  # Connect has no status tracker
-                self._progress = JobProgress.for_cell(
-                    lambda: self.spark.session_if_ready,
-                    self.group,
-                    self.sink,
-                    self.options,
-                    interrupted=lambda: self.interrupted,
-                )
-        if self._progress is not None:
-            self._progress.start()
+        if self._session is not None or self._ended.is_set():
+            return
+        try:
+            if is_connect(session):
+                session.addTag(self.group)
+            else:
+                session.sparkContext.setJobGroup(self.group, self.description, interruptOnCancel=True)
+        except Exception:
+            log.warning("could not set the Spark job group", exc_info=True)
+            return
+        self._session = session  # from here on the cancelling thread cancels this group
+        if not is_connect(session):  # Connect has no status tracker
+            progress = self._progress = JobProgress.for_cell(
+                lambda: self.spark.session_if_ready,
+                self.group,
+                self.sink,
+                self.options,
+                interrupted=lambda: self.interrupted,
+            )
+            if progress is not None:
+                progress.start()
 
     def end(self) -> None:
         """Stop the progress display (its final state goes out before the cell's result), stop
         cancelling, and take the thread out of the job group. Idempotent; never raises."""
         if self._ended.is_set():
             return
-        with self._lock:
-            self._ended.set()
-            progress, self._progress = self._progress, None
+        self._ended.set()
+        progress, self._progress = self._progress, None
         if progress is not None:
             progress.stop()
         watcher = self._watcher
@@ -138,11 +132,16 @@ class SparkCell:
         if self._ended.is_set():
             return
         self.interrupts += 1
-        with self._lock:
+        # Never waits: a SIGINT handler may land here while its own thread is inside this method.
+        if not self._watch_lock.acquire(blocking=False):
+            return  # another interrupt is starting the cancelling thread
+        try:
             if self._watcher is not None:
                 return
             self._on_tick = on_tick
             self._watcher = threading.Thread(target=self._cancel_until_end, name="toree-cancel", daemon=True)
+        finally:
+            self._watch_lock.release()
         self._watcher.start()
 
     def _cancel_until_end(self) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 
 from .submit_args import prepend_opts
 
+_LAUNCH_PREFIXES = ("SPARK_", "PYSPARK_")
+
 
 class LaunchEnvironment:
     """Remembers what launching a session changed in ``os.environ``; ``restore`` puts the host's values back."""
@@ -23,14 +25,15 @@ class LaunchEnvironment:
 
     @contextlib.contextmanager
     def recorded(self) -> Iterator[None]:
-        """Every variable set or changed in the block (ours, and pyspark's own such as ``SPARK_BUFFER_SIZE``,
-        which it reads while the session lives) is remembered for ``restore``."""
+        """Every Spark variable (``SPARK_*``, ``PYSPARK_*``) set or changed in the block, ours and
+        pyspark's own such as ``SPARK_BUFFER_SIZE``, is remembered for ``restore``. Only those: the block
+        runs on the launch thread for seconds, and what the host sets meanwhile is the host's."""
         before = dict(os.environ)
         try:
             yield
         finally:
             for key, value in os.environ.items():
-                if before.get(key) != value:
+                if key.startswith(_LAUNCH_PREFIXES) and before.get(key) != value:
                     original = self._saved[key][0] if key in self._saved else before.get(key)
                     self._saved[key] = (original, value)
 

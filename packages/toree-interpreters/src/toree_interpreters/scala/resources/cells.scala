@@ -57,8 +57,18 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     }
   }
 
-  /** Step one of an interrupt: wakes sleeps and waits (InterruptedException). */
-  def interrupt(): Unit = Option(current).foreach(_.thread.interrupt())
+  private def compiling(cell: Cell): Boolean =
+    cell.thread.getStackTrace.exists(_.getClassName.startsWith("scala.tools.nsc.Global$Run"))
+
+  /** Step one of an interrupt: wakes sleeps and waits (InterruptedException) and ends loops (the
+    * interrupt checks). False when not delivered: the thread has not started yet, or it compiles (an
+    * interrupt there could close the compiler's class-path files); the caller tries again. */
+  def interrupt(): Boolean = {
+    val cell = current
+    if (cell == null || !cell.thread.isAlive || compiling(cell)) return false
+    cell.thread.interrupt()
+    true
+  }
 
   /** Step two, for a cell that ignored `interrupt`: `Thread.stop` where Java still has it (up to
     * Java 19); where it is gone, or the thread survived it, `run` returns Abandoned and the thread
@@ -67,8 +77,7 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
   def stop(): String = {
     val cell = current
     if (cell == null || !cell.thread.isAlive) return "idle"
-    if (cell.thread.getStackTrace.exists(_.getClassName.startsWith("scala.tools.nsc.Global$Run")))
-      return "compiling"
+    if (compiling(cell)) return "compiling"
     if (!cell.stopTried) {
       cell.stopTried = true
       try {
