@@ -192,6 +192,33 @@ def test_bad_or_missing_signature_is_neither_answered_nor_run(client: Client, tm
     assert content["status"] == "ok" and (tmp_path / "signed").exists()
 
 
+def test_a_captured_signed_request_sent_again_is_neither_answered_nor_run(client: Client, tmp_path: Path) -> None:
+    """Replay protection, as jupyter_client's Session has it: the kernel remembers the signatures it saw."""
+    session = Session(key=client.kc.session.key, signature_scheme="hmac-sha256", username="attacker")
+    log = tmp_path / "runs.log"
+    append = f"open({str(log)!r}, 'a').write('ran\\n')"
+    captured = session.serialize(session.msg("execute_request", {"code": append, "silent": False}))
+    sock = client.raw("shell")
+    try:
+        replies = []
+        for frames in (captured, captured):  # the original, then the replay
+            sock.send_multipart(frames)
+        barrier = session.msg("kernel_info_request", {})
+        sock.send_multipart(session.serialize(barrier))
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and sock.poll(int((deadline - time.monotonic()) * 1000)):
+            _, rest = session.feed_identities(sock.recv_multipart())
+            replies.append(session.deserialize(rest)["msg_type"])
+            if replies[-1] == "kernel_info_reply":
+                break
+    finally:
+        sock.close(linger=0)
+    assert replies == ["execute_reply", "kernel_info_reply"], replies
+    assert log.read_text() == "ran\n"
+    content, _ = client.run("1 + 1")  # the kernel carries on
+    assert content["status"] == "ok"
+
+
 def no_eval_requests(payload: str, marker_name: str) -> list[tuple[str, str, dict[str, Any]]]:
     codes = [
         payload,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from toree_protocol import Signer, new_message, serialize
-from toree_protocol.core import Dispatch, Finished, KernelCore, Rejected
+from toree_protocol.core import Dispatch, Finished, KernelCore, Rejected, SeenSignatures
 from toree_protocol.handler import CONTROL_TYPES, ROUTES, HandlerDefaults, Unsupported
 from toree_protocol.messages import PROTOCOL_VERSION, ProtocolError
 from toree_protocol.requests import CompleteRequest, ExecuteRequest, HistoryRequest
@@ -35,6 +35,28 @@ def test_bad_signature_and_garbage_are_rejected_without_reply(core: KernelCore) 
     event = core.receive("shell", frames("execute_request", {"code": "1"}, Signer(b"other")))
     assert isinstance(event, Rejected) and "signature" in event.note
     assert isinstance(core.receive("shell", [b"garbage"]), Rejected)
+
+
+def test_a_replayed_signed_message_is_rejected(core: KernelCore) -> None:
+    captured = frames("execute_request", {"code": "1"})
+    assert isinstance(core.receive("shell", captured), Dispatch)
+    again = core.receive("control", captured)  # on any channel: the history is the session's
+    assert isinstance(again, Rejected) and "replay" in again.note
+    assert isinstance(core.receive("shell", frames("execute_request", {"code": "1"})), Dispatch)  # a new message
+
+
+def test_unsigned_messages_have_no_history() -> None:
+    """With no key there is no signature to remember: the same frames twice are two requests."""
+    unsigned = KernelCore(Signer(b""), "kernel-session")
+    captured = frames("kernel_info_request", signer=Signer(b""))
+    assert [type(unsigned.receive("shell", captured)) for _ in range(2)] == [Dispatch, Dispatch]
+
+
+def test_signature_history_forgets_the_oldest_beyond_its_limit() -> None:
+    seen = SeenSignatures(limit=10)
+    assert all(seen.first_time(b"%d" % i) for i in range(11))  # the 11th culls the oldest tenth
+    assert seen.first_time(b"0")  # forgotten
+    assert not seen.first_time(b"10")  # still remembered
 
 
 @pytest.mark.parametrize(

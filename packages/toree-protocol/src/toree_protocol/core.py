@@ -11,13 +11,15 @@ queue is aborted. Pure and thread-safe: it keeps no state between messages.
 
 from __future__ import annotations
 
+import itertools
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from .codec import Signer, deserialize, serialize
+from .codec import Signer, deserialize, serialize, split_identities
 from .handler import ROUTES, KernelHandler, Reply, Route, Unsupported
 from .messages import Message, ProtocolError, new_message, reply_to
 from .requests import ExecuteRequest, InputReply
@@ -59,12 +61,34 @@ def error_content(ename: str, evalue: str, tb: Sequence[str] = ()) -> dict[str, 
     return {"status": "error", "ename": ename, "evalue": evalue, "traceback": list(tb)}
 
 
+class SeenSignatures:
+    """The signatures of the messages received so far (the newest ``limit``): a signed message that comes
+    again is a replay, which an attacker who captured it could use to run its code twice. jupyter_client's
+    Session keeps the same history. Shared by the channel threads, hence the lock."""
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self._seen: dict[bytes, None] = {}  # insertion-ordered: the oldest go first
+        self._lock = threading.Lock()
+
+    def first_time(self, signature: bytes) -> bool:
+        with self._lock:
+            if signature in self._seen:
+                return False
+            self._seen[signature] = None
+            if len(self._seen) > self.limit:
+                for old in list(itertools.islice(self._seen, len(self._seen) // 10)):
+                    del self._seen[old]
+            return True
+
+
 class KernelCore:
     """Encodes, decodes, validates and answers on behalf of one kernel session."""
 
     def __init__(self, signer: Signer, session: str) -> None:
         self.signer = signer
         self.session = session
+        self.seen = SeenSignatures()
 
     # Outgoing --------------------------------------------------------------------------------------
     def encode(self, msg: Message) -> list[bytes]:
@@ -105,9 +129,13 @@ class KernelCore:
     # Incoming --------------------------------------------------------------------------------------
     def decode(self, frames: Sequence[bytes]) -> Message | Rejected:
         try:
-            return deserialize(frames, self.signer)
+            msg = deserialize(frames, self.signer)
         except ProtocolError as exc:
             return Rejected(f"dropped: {exc}")
+        signature = split_identities([bytes(f) for f in frames])[1][0]
+        if signature and not self.seen.first_time(signature):
+            return Rejected("dropped: a replay (this signature was seen before)")
+        return msg
 
     def receive(self, channel: str, frames: Sequence[bytes], *, aborting: bool = False) -> Event:
         """The event for one message; ``aborting``: it was queued behind an execute that failed."""
