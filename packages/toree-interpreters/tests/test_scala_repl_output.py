@@ -129,6 +129,18 @@ def test_failures(version: int) -> None:
     assert repl_output.failure("Error", "       error: not found: value x\n").evalue == "not found: value x"
 
 
+def test_a_failure_always_says_something() -> None:
+    silent = repl_output.failure("Error", "")
+    assert silent.ename == "ScalaException" and silent.evalue
+
+
+def test_only_comments() -> None:
+    for code in ["", "  \n", "// a", "/* b */", "\n// a\n/* b\n c */\n"]:
+        assert repl_output.only_comments(code), code
+    for code in ["1", "val x = 1 // c", "/* b */ x", "// a\nx", "/* unterminated"]:
+        assert not repl_output.only_comments(code), code
+
+
 def test_first_line_skips_blanks_and_carets() -> None:
     assert repl_output.first_line("\n   ^\n  error: not found: value q\nmore\n") == "error: not found: value q"
     assert repl_output.first_line("") == ""

@@ -135,6 +135,16 @@ def test_show_types_truncation_and_show_output(scala) -> None:
     assert "not a valid option" in error(scala, "%ShowTypes maybe")["evalue"]
 
 
+def test_a_magic_after_comment_lines_runs_as_the_magic(scala) -> None:
+    """As in Toree's magic tutorial: comments above a magic are notes, and a comment-only cell is fine."""
+    outputs = outputs_of(scala, "// show the types from here on\n%ShowTypes on")
+    assert outputs[0]["content"]["text"] == "Types will be printed.\n"
+    assert result(scala, "1 + 1") == "Int = 2"
+    outputs_of(scala, "// turn them off again\n// (two notes)\n%ShowTypes off")
+    assert result(scala, "1 + 1") == "2"
+    assert outputs_of(scala, "// nothing but a note") == []
+
+
 # Rich output --------------------------------------------------------------------------------------
 def test_html_and_javascript(py) -> None:
     assert result(py, "%%Html\n<b>bold</b>", "text/html") == "<b>bold</b>"

@@ -21,6 +21,15 @@ def test_line_magics_split_the_cell_in_order_and_keep_line_numbers() -> None:
     assert [s.text.split("\n").index("y = x") for s in segments if isinstance(s, Code) and "y" in s.text] == [3]
 
 
+def test_comments_around_magics_are_not_code() -> None:
+    """Toree runs `// note` then `%Truncation` as the magic alone; a comment after code stays with the code."""
+    assert parse_cell("// set-up\n%Truncation off", "scala") == [MagicCall("Truncation", "off", cell=False, line=1)]
+    assert parse_cell("# a\n%ShowTypes on\n# b", "python") == [MagicCall("ShowTypes", "on", cell=False, line=1)]
+    assert parse_cell("x = 1  # c\n%lsmagic", "python") == [Code("x = 1  # c"), MagicCall("lsmagic", "", cell=False, line=1)]
+    assert parse_cell("-- q\n%LsMagic", "sql") == [MagicCall("LsMagic", "", cell=False, line=1)]
+    assert parse_cell("// only a comment", "scala") == [Code("// only a comment")]  # no magic: the language's
+
+
 def test_cell_magic_takes_the_rest_of_the_cell() -> None:
     assert parse_cell("\n%%SQL --limit=3\nSELECT 1;\n%not_a_magic_here") == [
         MagicCall("SQL", "--limit=3", cell=True, body="SELECT 1;\n%not_a_magic_here", line=1)

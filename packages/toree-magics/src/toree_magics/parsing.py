@@ -64,7 +64,16 @@ def parse_cell(code: str, language: str = "python") -> list[Segment]:
         chunk = []
         segments.append(call)
     _flush(segments, chunk, chunk_start)
+    if any(isinstance(segment, MagicCall) for segment in segments):
+        # Comments around magics are the user's notes, not code to run (`// setup` above `%AddJar ...`).
+        comment = _LANGUAGES.get(language, _LANGUAGES["python"])[0]
+        segments = [s for s in segments if not (isinstance(s, Code) and _only_comments(s.text, comment))]
     return segments or [Code(code)]
+
+
+def _only_comments(text: str, line_comment: str | None) -> bool:
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    return line_comment is not None and all(line.startswith(line_comment) for line in lines)
 
 
 def is_magic_line(line: str) -> bool:

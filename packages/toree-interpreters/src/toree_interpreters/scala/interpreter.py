@@ -162,7 +162,7 @@ class ScalaInterpreter(Interpreter):
                 self._lock.release()
 
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
-        if not code.strip():
+        if repl_output.only_comments(code):  # nothing to run, as in spark-shell
             return ExecuteOutcome()
         self._wanted += 1
         try:

@@ -90,7 +90,8 @@ def failure(status: str, report: str) -> Failure:
     if status == "Incomplete":
         return Failure("Incomplete", "the cell is incomplete (an open brace or expression?)", [])
     ename = "CompileError" if "error:" in report else "ScalaException"
-    return Failure(ename, first_line(report).removeprefix("error: "), report.rstrip("\n").splitlines())
+    message = first_line(report).removeprefix("error: ") or "the Scala REPL failed without saying why"
+    return Failure(ename, message, report.rstrip("\n").splitlines())
 
 
 def first_line(report: str) -> str:
@@ -122,3 +123,22 @@ def is_complete(code: str) -> Literal["complete", "incomplete", "invalid"]:
     if depth > 0 or code.rstrip().endswith(("=", "=>", ".")):
         return "incomplete"
     return "complete"
+
+
+def only_comments(code: str) -> bool:
+    """No Scala in ``code``: blanks and ``//`` / ``/* */`` comments only (the REPL calls that an error)."""
+    i, n = 0, len(code)
+    while i < n:
+        if code.startswith("//", i):
+            end = code.find("\n", i)
+            i = n if end < 0 else end
+        elif code.startswith("/*", i):
+            end = code.find("*/", i + 2)
+            if end < 0:  # unterminated: the REPL's to report
+                return False
+            i = end + 2
+        elif code[i].isspace():
+            i += 1
+        else:
+            return False
+    return True
