@@ -39,6 +39,11 @@ def value(scala: ScalaInterpreter, code: str) -> str:
     return outcome.result["text/plain"]
 
 
+def echoes(sink: CollectingSink) -> list[str]:
+    """Toree's echo of definitions (plain text displays, not the live progress bar)."""
+    return [data["text/plain"] for kind, data in sink.events if kind == "display" and "text/html" not in data]
+
+
 def test_results_render_toree_style(scala) -> None:
     assert value(scala, "1 + 1") == "2"
     sink = CollectingSink()
@@ -47,7 +52,7 @@ def test_results_render_toree_style(scala) -> None:
     options = scala.options
     options.show_types = True
     try:
-        assert value(scala, "greeting * 2") == "String = hihi"
+        assert value(scala, "greeting * 2") == "String = hihi\n"  # as Toree: the typed form ends a line
         sink = CollectingSink()
         scala.execute("val n = 3\ncase class Point(x: Int)", sink)
         assert sink.events == [("display", {"text/plain": "n: Int = 3\ndefined class Point"})]
@@ -145,10 +150,71 @@ def test_interrupt_cancels_a_scala_spark_job(scala) -> None:
 
 
 def test_is_complete(scala) -> None:
+    value(scala, "1")  # the REPL is up: its parser decides
     assert scala.is_complete("val x = 1").status == "complete"
     assert scala.is_complete("def f(x: Int) = {").status == "incomplete"
     assert scala.is_complete("val x =").status == "incomplete"
     assert scala.is_complete("}").status == "invalid"
+    assert scala.is_complete("case class Foo(bar)").status == "invalid"
+    assert scala.is_complete("* 6").status == "invalid"
+    assert scala.is_complete("6 * ").status == "incomplete"
+    assert scala.is_complete("case class Foo(bar: ").status == "incomplete"
+    assert scala.is_complete('val s = """multi').status == "incomplete"
+    assert scala.is_complete("val a = 1\nval b = a +\n  2").status == "complete"
+    assert scala.is_complete("// just a note").status == "complete"
+
+
+def test_a_cell_runs_statement_by_statement(scala) -> None:
+    """As spark-shell: a case class is complete before the next statement builds a typed Dataset of it."""
+    code = (
+        "case class Person(name: String, age: Int)\n"
+        'val people = Seq(Person("a", 50), Person("b", 20)).toDS()\n'
+        "people.filter(_.age > 40).map(_.name).collect()"
+    )
+    sink = CollectingSink()
+    outcome = scala.execute(code, sink)
+    assert outcome.status == "ok", outcome.error
+    assert outcome.result == {"text/plain": "Array(a)"}
+    assert echoes(sink) == ["defined class Person\npeople = [name: string, age: int]"]
+    assert value(scala, "people.count()") == "2"
+    # The statements of a cell share its thread (thread-locals such as Spark's local properties).
+    assert value(scala, 'sc.setLocalProperty("toree.test", "same thread")\nsc.getLocalProperty("toree.test")') == (
+        "same thread"
+    )
+
+
+def test_a_failing_statement_keeps_the_ones_before_it(scala) -> None:
+    sink = CollectingSink()
+    failed = scala.execute('val kept = 1\nval wrong: Int = "s"\nval after = 2', sink)
+    assert failed.error.ename == "CompileError"
+    assert "type mismatch" in failed.error.evalue
+    assert echoes(sink) == ["kept = 1"]  # what did run is shown
+    assert value(scala, "kept") == "1"
+    assert scala.execute("after", CollectingSink()).status == "error"  # never ran
+    thrown = scala.execute("val before = 5\nval boom = 1 / 0\nval later = 6", CollectingSink())
+    assert "ArithmeticException" in "\n".join(thrown.error.traceback)
+    assert value(scala, "before") == "5"
+
+
+def test_definitions_that_belong_together_stay_together(scala) -> None:
+    """Companions, sealed hierarchies and mutually recursive defs compile as one line; multi-line
+    expressions, if/else across lines and values in the middle of a cell behave as before."""
+    code = (
+        "sealed trait Shape\n"
+        "case class Square(side: Int) extends Shape\n"
+        "object Square { def unit: Square = Square(1) }\n"
+        "def isEven(n: Int): Boolean = if (n == 0) true else isOdd(n - 1)\n"
+        "def isOdd(n: Int): Boolean = if (n == 0) false else isEven(n - 1)\n"
+        "40 + 2  // a value in the middle is computed, not shown\n"
+        "val n = spark.range(10)\n"
+        '  .filter("id > 3")\n'
+        "  .count()\n"
+        "if (isEven(n.toInt)) Square.unit\n"
+        "else Square(0)"
+    )
+    outcome = scala.execute(code, CollectingSink())
+    assert outcome.status == "ok", outcome.error
+    assert outcome.result == {"text/plain": "Square(1)"}
 
 
 def test_kernel_data_round_trip_between_languages(scala, spark_manager, shared) -> None:
@@ -189,7 +255,8 @@ def test_loops_check_for_interrupts(scala) -> None:
     """The compiler's interrupt checks end a busy loop on any Java (no Thread.stop needed)."""
     for loop in ("while (true) { n += 1 }", "do { n += 1 } while (true)"):
         started = time.monotonic()
-        outcome = scala.execute(f"Thread.currentThread.interrupt(); var n = 0L; {loop}", CollectingSink())
+        # One statement (a block): a cell's next statement is compiled with the interrupt flag cleared.
+        outcome = scala.execute(f"{{ Thread.currentThread.interrupt(); var n = 0L; {loop} }}", CollectingSink())
         assert outcome.error.ename == "ScalaException"
         assert "InterruptedException" in outcome.error.evalue
         assert time.monotonic() - started < 10

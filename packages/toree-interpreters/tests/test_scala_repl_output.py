@@ -81,8 +81,8 @@ def test_dataframes_and_datasets_are_recognised(version: int) -> None:
 def test_show_types_puts_the_type_before_the_value() -> None:
     found = Result("res0", "String", "hihi")
     assert found.text(show_types=False) == "hihi"
-    assert found.text(show_types=True) == "String = hihi"
-    assert found.text(show_types=True, value="the whole value") == "String = the whole value"
+    assert found.text(show_types=True) == "String = hihi\n"  # Toree ends the typed form with a newline
+    assert found.text(show_types=True, value="the whole value") == "String = the whole value\n"
 
 
 @VERSIONS
@@ -168,6 +168,19 @@ def test_is_complete() -> None:
     assert repl_output.is_complete("val x =") == "incomplete"
     assert repl_output.is_complete("xs.map(_ + 1).") == "incomplete"
     assert repl_output.is_complete("}") == "invalid"
+    assert repl_output.is_complete("6 * ") == "incomplete"  # more is coming after an operator
+    assert repl_output.is_complete("val n = 6 // the answer =") == "complete"  # not in a comment
+    assert repl_output.is_complete('val s = "a // b" +') == "incomplete"
+    assert repl_output.is_complete("val c = 1 /* note */") == "complete"
+
+
+def test_a_cell_is_cut_where_the_parser_says_lines_start() -> None:
+    code = "// a note\ncase class P(x: Int)\nval ps = Seq(P(1))\nps.size"
+    starts = [code.index("val"), code.index("ps.size")]
+    assert repl_output.cut(code, starts) == ["// a note\ncase class P(x: Int)\n", "val ps = Seq(P(1))\n", "ps.size"]
+    assert repl_output.cut(code, []) == [code]
+    emoji = 'val smile = "\U0001F600"\nsmile.length'  # Java counts the emoji as two UTF-16 units
+    assert repl_output.cut(emoji, [len(emoji.split("\n")[0]) + 2]) == ['val smile = "\U0001F600"\n', "smile.length"]
 
 
 def test_the_scala_bridge_is_packaged_scala() -> None:
@@ -176,6 +189,7 @@ def test_the_scala_bridge_is_packaged_scala() -> None:
     cells = bridge.scala_source("cells.scala")
     assert "class ToreeRunner" in cells and "val toreeRunner" in cells
     assert "val kernel = new ToreeKernel" in bridge.scala_source("kernel.scala")
+    assert "object ToreeStatements" in bridge.scala_source("statements.scala")
     first, second = bridge.warmup_source(1), bridge.warmup_source(2)
     assert "case class W1(" in first and "foldLeft(1)" in first and "$" not in first
     assert "case class W2(" in second

@@ -14,10 +14,11 @@ import os
 import string
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
-RESOURCES = ("cells.scala", "kernel.scala")  # the bridge, interpreted in this order as one line
+RESOURCES = ("cells.scala", "kernel.scala", "statements.scala")  # the bridge, interpreted in this order as one line
 WARMUP = "warmup.scala"
+Verdict = Literal["complete", "incomplete", "invalid"]  # what the REPL's parser makes of a cell
 
 
 class BridgeError(Exception):
@@ -54,7 +55,9 @@ class ReplBridge:
         self.session = session
         self.jvm = jvm = session.sparkContext._jvm
         settings = jvm.scala.tools.nsc.Settings()
-        settings.processArgumentString(f"-Yrepl-class-based -Yrepl-outdir {class_dir} -usejavacp {options}")
+        # -Yrangepos: where each statement of a cell ends (ToreeStatements); Scala 2.13 has it by default.
+        args = f"-Yrepl-class-based -Yrepl-outdir {class_dir} -usejavacp -Yrangepos {options}"
+        settings.processArgumentString(args)
         self._report = jvm.java.io.StringWriter()  # what the REPL's reporter writes
         writer = jvm.java.io.PrintWriter(self._report, True)
         interpreter_pkg = jvm.scala.tools.nsc.interpreter
@@ -73,6 +76,7 @@ class ReplBridge:
         self.display = kernel.display()  # the ToreeDisplay queue
         self.comms = kernel.comm()  # the ToreeComms queue (kernel.comm)
         self.kernel_data = kernel.data()  # the map behind kernel.data in both languages
+        self._statements = self.term("toreeStatements")
 
     def term(self, name: str) -> Any:
         """A REPL term's value (KeyError when there is no such term)."""
@@ -82,10 +86,29 @@ class ReplBridge:
         return found.get()
 
     def interpret(self, code: str) -> tuple[str, str]:
-        """Run ``code`` as a REPL line on a cell thread of its own: ``(status, report)``. Status is the
-        REPL's (Success, Error, Incomplete) or Abandoned (``stop`` gave up on the thread)."""
-        status = str(self.runner.run(self.repl, code))
-        return status, self.take_report()
+        """Run ``code`` as one REPL line on a cell thread of its own: ``(status, report)``."""
+        status, reports = self.interpret_lines([code])
+        return status, "".join(reports)
+
+    def interpret_lines(self, lines: list[str]) -> tuple[str, list[str]]:
+        """Run REPL lines in order on one cell thread until one fails or the cell is interrupted:
+        the status of the last line run (the REPL's Success, Error, Incomplete, or Abandoned when
+        ``stop`` gave up on the thread) and each run line's report."""
+        java_lines = self.jvm.java.util.ArrayList()
+        for line in lines:
+            java_lines.add(line)
+        status, *reports = (str(item) for item in self.runner.run(self.repl, java_lines, self._report))
+        leftover = self.take_report()
+        if leftover and reports:
+            reports[-1] += leftover
+        return status, reports or [leftover]
+
+    def split(self, code: str) -> tuple[Verdict, list[int]]:
+        """The REPL parser's verdict on ``code`` (``complete``, ``incomplete`` or ``invalid``) and, when
+        complete, where each REPL line of it starts after the first (UTF-16 offsets, as Java counts)."""
+        verdict = str(self._statements.split(self.repl, code)).split()
+        self.take_report()  # the parser's complaints: the REPL reports them again when the code runs
+        return cast(Verdict, verdict[0]), [int(start) for start in verdict[1:]]
 
     def take_report(self) -> str:
         text = str(self._report.toString())

@@ -42,7 +42,7 @@ from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, lost
 from ..spark.session import SparkSessionManager, SparkUnavailable
 from . import completion, interrupt_checks, repl_output
-from .bridge import BridgeError, ReplBridge, shipped_scala_version, warmup_source
+from .bridge import BridgeError, ReplBridge, Verdict, shipped_scala_version, warmup_source
 from .forwarding import Forwarder
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ class ScalaInterpreter(Interpreter):
             try:
                 with self._forwarder.live(sink):
                     self._interpreting = True
-                    status, report = bridge.interpret(code)
+                    status, reports = self._interpret(bridge, code)
             except Exception as exc:
                 dead = self.spark.died(exc)
                 if dead is None:
@@ -200,11 +200,21 @@ class ScalaInterpreter(Interpreter):
             finally:
                 self._interpreting = False
                 self._spark_cell = None
+        if status != "Success" or cell.interrupted:  # the lines before the one that failed did run
+            self._show_echo("".join(reports[:-1]), sink)
         if status == "Abandoned":
             return cancelled(self._abandoned_message(bridge))
         if cell.interrupted:
             return cancelled()
-        return self._outcome(status, report, sink)
+        return self._outcome(status, reports, sink)
+
+    @staticmethod
+    def _interpret(bridge: ReplBridge, code: str) -> tuple[str, list[str]]:
+        """Run the cell a statement at a time, as spark-shell does (see ``statements.scala``), until one
+        fails or the cell is interrupted: the REPL status of the last line run and each line's report.
+        Code the parser finds incomplete or invalid runs whole, for the REPL to report."""
+        verdict, starts = bridge.split(code)
+        return bridge.interpret_lines(repl_output.cut(code, starts) if verdict == "complete" else [code])
 
     @staticmethod
     def _abandoned_message(bridge: ReplBridge) -> str:
@@ -222,15 +232,19 @@ class ScalaInterpreter(Interpreter):
             "CPU: restart the kernel to stop it. Its definitions are lost; other cells still run meanwhile."
         )
 
-    def _outcome(self, status: str, report: str, sink: OutputSink) -> ExecuteOutcome:
+    def _outcome(self, status: str, reports: list[str], sink: OutputSink) -> ExecuteOutcome:
         if status == "Success":
-            options = self.options
-            echo = repl_output.echo(report, show_types=options.show_types, full_value=self._full_values())
-            if echo and options.show_output:
-                sink.display({"text/plain": echo})
-            return ExecuteOutcome(result=self._render(report))
-        failure = repl_output.failure(status, report)
+            self._show_echo("".join(reports), sink)
+            return ExecuteOutcome(result=self._render(reports[-1]))  # the last line's value is the cell's
+        failure = repl_output.failure(status, reports[-1])
         return ExecuteOutcome.failed(failure.ename, failure.evalue, failure.traceback)
+
+    def _show_echo(self, report: str, sink: OutputSink) -> None:
+        """Toree's echo of what ran: ``x = 2``, ``defined class Foo``, warnings (``%ShowOutput on``)."""
+        options = self.options
+        echo = repl_output.echo(report, show_types=options.show_types, full_value=self._full_values())
+        if echo and options.show_output:
+            sink.display({"text/plain": echo})
 
     def _full_values(self) -> Callable[[str], str] | None:
         """With truncation off, a term's whole value (the REPL shortens long ones)."""
@@ -347,5 +361,19 @@ class ScalaInterpreter(Interpreter):
         self._closed = True  # ends the warm-up
 
     def is_complete(self, code: str) -> IsComplete:
-        status = repl_output.is_complete(code)
-        return IsComplete(status, "  ") if status == "incomplete" else IsComplete(status)
+        """The REPL parser's verdict, as spark-shell decides whether to wait for more lines; a heuristic
+        while the REPL is not up. A trailing operator (``6 *``) means more is coming."""
+        status: Verdict | None = None
+        bridge = self._bridge
+        if bridge is not None and self._acquire_for_request():
+            try:
+                status = bridge.split(code)[0]
+            except Exception:  # the JVM went away: the heuristic answers
+                log.debug("Scala is_complete failed", exc_info=True)
+            finally:
+                self._lock.release()
+        if status is None:
+            status = repl_output.is_complete(code)
+        elif status == "complete" and repl_output.ends_in_operator(code):
+            status = "incomplete"
+        return IsComplete("incomplete", "  ") if status == "incomplete" else IsComplete(status)

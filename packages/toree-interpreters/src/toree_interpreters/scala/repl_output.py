@@ -7,6 +7,7 @@ a runtime exception's stack trace. Scala 2.12 and 2.13 word these slightly diffe
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import Literal
@@ -25,6 +26,8 @@ _DEFINED = re.compile(r"^(?:defined )?(class|case class|object|trait|module|type
 # The class-based REPL reaches a term through an accessor: "(): String" / "()String" / "=> String".
 _ACCESSOR = re.compile(r"^(\(\)\s*:?\s*|=>\s*)")
 
+# The last token is an operator (Scala's operator characters), not part of a name or a comment's end.
+_TRAILING_OPERATOR = re.compile(r"(?<![\w/])[!#%&*+\-/:<=>?@\\^|~]+$")
 FullValue = Callable[[str], str]  # a term's whole toString (when truncation is off)
 
 
@@ -43,7 +46,7 @@ class Result:
     def text(self, *, show_types: bool, value: str | None = None) -> str:
         """``Int = 2`` with types shown, ``2`` without; ``value`` replaces the REPL's shortened text."""
         shown = self.value if value is None else value
-        return f"{self.type} = {shown}" if show_types else shown
+        return f"{self.type} = {shown}\n" if show_types else shown  # Toree ends the typed form with a newline
 
 
 @attrs.frozen
@@ -116,13 +119,31 @@ def word_at(code: str, pos: int) -> str:
 
 
 def is_complete(code: str) -> Literal["complete", "incomplete", "invalid"]:
-    """``complete``, ``incomplete`` (an open bracket, a trailing ``=``/``=>``/``.``) or ``invalid``."""
+    """Without the REPL's parser (Spark still starting): ``incomplete`` for an open bracket or a line
+    ending in an operator (``=``, ``=>``, ``.``, ``*``, ...), ``invalid`` for a stray closing bracket."""
     depth = sum(code.count(o) - code.count(c) for o, c in ("{}", "()", "[]"))
     if depth < 0:
         return "invalid"
-    if depth > 0 or code.rstrip().endswith(("=", "=>", ".")):
+    if depth > 0 or ends_in_operator(code):
         return "incomplete"
     return "complete"
+
+
+def ends_in_operator(code: str) -> bool:
+    """``6 *``: the REPL's parser takes a trailing operator for a postfix one, a person means more to come."""
+    head, _, last = code.rstrip().rpartition("\n")
+    if "//" in last and '"' not in last:  # a line comment (not a string holding "//")
+        last = last[: last.index("//")]
+    tail = (head + "\n" + last).rstrip()
+    return tail.endswith(".") or (bool(_TRAILING_OPERATOR.search(tail)) and not tail.endswith("*/"))
+
+
+def cut(code: str, starts: list[int]) -> list[str]:
+    """``code`` cut into REPL lines at ``starts`` (UTF-16 offsets, as the JVM counts; the first line
+    starts at 0 and keeps any comments before it)."""
+    units = code.encode("utf-16-le")
+    bounds = [0, *(2 * start for start in starts), len(units)]
+    return [units[a:b].decode("utf-16-le") for a, b in itertools.pairwise(bounds)]
 
 
 def only_comments(code: str) -> bool:

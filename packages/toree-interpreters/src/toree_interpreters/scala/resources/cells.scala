@@ -25,17 +25,31 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
   @volatile private var current: Cell = null
   private val cells = new java.util.concurrent.atomic.AtomicInteger()
 
-  /** Interprets `code` on a new thread (it inherits the caller's Spark job group) and returns the
-    * REPL's status (Success, Error, Incomplete), or Abandoned when `stop` gave up on the thread. */
-  def run(repl: scala.tools.nsc.interpreter.IMain, code: String): String = {
+  @volatile private var cancelRequested = false  // an interrupt came: run no more lines of this cell
+
+  /** Interprets `lines` one after another, as a REPL takes them, on one new thread (it inherits the
+    * caller's Spark job group, and a cell's statements share its thread-locals) until a line does not
+    * succeed or the cell is interrupted. Returns the REPL's status of the last line run (Success,
+    * Error, Incomplete), or Abandoned when `stop` gave up on the thread, then each line's report. */
+  def run(repl: scala.tools.nsc.interpreter.IMain, lines: java.util.List[String],
+          report: java.io.StringWriter): Array[String] = {
     val (cellOut, cellErr) = (new ToreeRedirect(out), new ToreeRedirect(err))
     val outPs = new java.io.PrintStream(cellOut, true, "UTF-8")
     val errPs = new java.io.PrintStream(cellErr, true, "UTF-8")
     val status = new java.util.concurrent.CompletableFuture[String]()
+    val reports = java.util.Collections.synchronizedList(new java.util.ArrayList[String]())
+    cancelRequested = false
     val body: Runnable = () =>
       try {
-        val result = scala.Console.withOut(outPs) { scala.Console.withErr(errPs) { repl.interpret(code) } }
-        status.complete(result.toString)
+        var result = "Success"
+        val each = lines.iterator
+        while (result == "Success" && each.hasNext && !cancelRequested) {
+          val line = each.next()
+          Thread.interrupted() // never compile on an interrupted thread (its class-path files would close)
+          result = scala.Console.withOut(outPs) { scala.Console.withErr(errPs) { repl.interpret(line) } }.toString
+          report.synchronized { reports.add(report.toString); report.getBuffer.setLength(0) }
+        }
+        status.complete(result)
       } catch { case e: Throwable => status.complete("Error"); throw e }
     val thread = new Thread(body, s"toree-scala-cell-${cells.incrementAndGet()}")
     thread.setDaemon(true)
@@ -49,7 +63,7 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
       thread.start()
       val result = status.get()
       if (result == "Abandoned") { cellOut.to = hostOut; cellErr.to = hostErr }
-      result
+      reports.synchronized { (result +: reports.toArray(new Array[String](0)).toSeq).toArray }
     } finally {
       current = null
       System.setOut(hostOut)
@@ -64,6 +78,7 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     * interrupt checks). False when not delivered: the thread has not started yet, or it compiles (an
     * interrupt there could close the compiler's class-path files); the caller tries again. */
   def interrupt(): Boolean = {
+    cancelRequested = true
     val cell = current
     if (cell == null || !cell.thread.isAlive || compiling(cell)) return false
     cell.thread.interrupt()
