@@ -21,8 +21,8 @@ class TestScalaKernelConformance(kernel_support.WarmedKernelTests):
     code_stderr = 'Console.err.println("oops")'
     completion_samples = [{"text": "List(1, 2).isEm", "matches": {"isEmpty"}}]
     complete_code_samples = ["1 + 1", "val x = 1", 'println("hi")']
-    incomplete_code_samples = ["def f(x: Int) = {", "val y ="]
-    invalid_code_samples = ["}", "val z = )"]
+    incomplete_code_samples = ["def f(x: Int) = {", "val y =", "6 * ", "case class Foo(bar: "]
+    invalid_code_samples = ["}", "val z = )", "case class Foo(bar)", "* 6"]
     code_generate_error = 'throw new RuntimeException("expected failure")'
     code_execute_result = [
         {"code": "6 * 7", "result": "42"},

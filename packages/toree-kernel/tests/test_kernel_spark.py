@@ -73,11 +73,13 @@ def test_errors_come_back_and_kernel_survives(kernel: Kernel) -> None:
         "def broken(:\n    pass": "SyntaxError",
         "1 / 0": "ZeroDivisionError",
         "spark.sql('SELECT * FROM no_such_table_anywhere')": "AnalysisException",
+        "raise ValueError()": "ValueError",
     }
     for code, ename in cases.items():
         content, outputs = kernel.run(code)
         assert content["status"] == "error"
         assert content["ename"] == ename, content
+        assert content["evalue"], content  # never empty: clients show it as the error's line
         errors = [m for m in outputs if m["msg_type"] == "error"]
         assert len(errors) == 1
         text = "\n".join(errors[0]["content"]["traceback"])

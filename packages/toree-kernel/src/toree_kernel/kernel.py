@@ -126,7 +126,9 @@ class ToreeKernel(HandlerDefaults):
             }
         error = outcome.error
         assert error is not None
-        err = {"ename": error.ename, "evalue": error.evalue, "traceback": error.traceback}
+        # Never an empty evalue (clients show it as the error's one line): ``raise ValueError()`` says so.
+        evalue = error.evalue or f"{error.ename} (raised without a message)"
+        err = {"ename": error.ename, "evalue": evalue, "traceback": error.traceback}
         sink.publish("error", err)
         return {"status": "error", "execution_count": count, **err}
 

@@ -55,8 +55,13 @@ class CellRunner:
             found = self.registry.find(call.name, cell=None if call.help else call.cell)
             if call.help:
                 return ExecuteOutcome(result={"text/plain": found.usage()})
-            args = found.parse(call.args)
-            return found.function(ctx, args, call.body) or ExecuteOutcome()
+            try:
+                return found.function(ctx, found.parse(call.args), call.body) or ExecuteOutcome()
+            except MagicError:
+                if (call.body if found.kind == "cell" else call.args).strip():
+                    raise
+                ctx.print(found.usage())  # called without what it works on: its usage, as Toree prints it
+                return ExecuteOutcome()
         except UsageError as exc:
             return ExecuteOutcome.failed("UsageError", str(exc).splitlines()[0], str(exc).splitlines())
         except MagicError as exc:
