@@ -128,9 +128,9 @@ class Interpreter(ABC):
         """The kernel's number for the cell about to run (called before each cell, in every language).
         Interpreters that keep a history of their own (IPython's ``In``/``Out``/``_N``) follow it."""
 
-    def language_magics(self) -> dict[Literal["line", "cell"], list[str]]:
+    def language_magics(self) -> dict[str, list[str]]:
         """Magics the language itself understands (IPython's ``%timeit`` ...), by kind; a magics
-        runner hands calls of these names to ``execute`` as code. None by default."""
+        runner hands calls of these names to ``execute`` as code. Keys ``"line"``, ``"cell"``; none by default."""
         return {}
 
     def evaluate(self, expression: str) -> MimeBundle:

@@ -28,7 +28,7 @@ class SinkDisplayPublisher(DisplayPublisher):
 
     sink: Callable[[], OutputSink | None] = staticmethod(lambda: None)  # set by the interpreter
 
-    def publish(  # type: ignore[override]
+    def publish(
         self,
         data: dict[str, Any],
         metadata: dict[str, Any] | None = None,
@@ -89,6 +89,7 @@ class ToreeShell(InteractiveShell):
         return errors
 
     def set_next_input(self, s: str, replace: bool = False) -> None:
+        assert self.payload_manager is not None
         self.payload_manager.write_payload({"source": "set_next_input", "text": s, "replace": replace})
 
     def enable_gui(self, gui: str | None = None) -> None:
@@ -103,7 +104,7 @@ def make_current(shell: InteractiveShell) -> None:
     """Make ``shell`` what ``get_ipython()`` returns (the inline backend and ``IPython.display`` ask it)."""
     for cls in type(shell).__mro__:
         if isinstance(cls, type) and issubclass(cls, InteractiveShell):
-            cls._instance = shell
+            cls._instance = shell  # type: ignore[assignment]
 
 
 def forget(shell: InteractiveShell) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import MutableMapping
-from typing import Any, Literal
+from typing import Any
 
 from ..comms import CommManager
 from ..contract import Completion, ExecuteOutcome, IsComplete, MimeBundle, OutputOptions, OutputSink
@@ -27,7 +27,7 @@ from .interpreter import SPARK_NAMES, PySparkInterpreter, _failed, _uses_names
 from .ipython_parts import ToreeShell, align_history, forget, make_current, write_stderr
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-_SPARK_WORD = re.compile(r"\b(?:%s)\b" % "|".join(sorted(SPARK_NAMES)))
+_SPARK_WORD = re.compile(r"\b(?:" + "|".join(sorted(SPARK_NAMES)) + r")\b")
 # What a DataFrame (or a JVM Dataset handed over from Scala) is shown as: a table of its first rows.
 _SPARK_TYPES = (
     ("pyspark.sql.dataframe", "DataFrame"),
@@ -72,8 +72,9 @@ class IPythonInterpreter(PySparkInterpreter):
         config = Config()
         config.HistoryManager.enabled = False  # the kernel keeps the history; In/Out stay in memory
         shell = ToreeShell(config=config, user_ns=self.namespace)
-        shell.display_pub.sink = lambda: self._sink  # type: ignore[attr-defined]
+        shell.display_pub.sink = lambda: self._sink
         self.namespace.setdefault("update_display", update_display)  # as the plain room has it
+        assert shell.display_formatter is not None
         formatter = shell.display_formatter.mimebundle_formatter
         for module, name in _SPARK_TYPES:
             formatter.for_type_by_name(module, name, self._spark_bundle)
@@ -99,7 +100,7 @@ class IPythonInterpreter(PySparkInterpreter):
     def begin_cell(self, execution_count: int, *, store_history: bool = True) -> None:
         self._count, self._store_history = execution_count, store_history
 
-    def language_magics(self) -> dict[Literal["line", "cell"], list[str]]:
+    def language_magics(self) -> dict[str, list[str]]:
         found = self.shell.magics_manager.magics
         return {"line": sorted(found["line"]), "cell": sorted(found["cell"])}
 
@@ -120,11 +121,13 @@ class IPythonInterpreter(PySparkInterpreter):
         make_current(shell)
         if self._count is not None and self._store_history:
             align_history(shell, self._count)
-        shell.displayhook.captured = None  # type: ignore[attr-defined]
+        shell.displayhook.captured = None
         shell.take_errors()
         result = shell.run_cell(code, store_history=self._store_history)
-        payload = shell.payload_manager.read_payload()
-        shell.payload_manager.clear_payload()
+        payloads = shell.payload_manager
+        assert payloads is not None
+        payload = payloads.read_payload()
+        payloads.clear_payload()
         shown = shell.take_errors()
         error = result.error_before_exec or result.error_in_exec
         for _, evalue, stb in shown:  # tracebacks IPython showed without failing the cell (a broken repr)
@@ -133,7 +136,7 @@ class IPythonInterpreter(PySparkInterpreter):
         if error is not None:
             self._shown = {id(evalue): stb for _, evalue, stb in shown}
             return self._failure(error, cell)
-        captured = shell.displayhook.captured  # type: ignore[attr-defined]
+        captured = shell.displayhook.captured
         if captured is None:
             return ExecuteOutcome(payload=payload)
         return ExecuteOutcome(result=captured[0], result_metadata=captured[1], payload=payload)
@@ -150,7 +153,9 @@ class IPythonInterpreter(PySparkInterpreter):
 
     def _bundle(self, value: Any) -> tuple[MimeBundle, dict[str, Any]]:
         """Everything as IPython formats it (DataFrames as tables: a formatter registered for them)."""
-        data, metadata = self.shell.display_formatter.format(value)
+        formatter = self.shell.display_formatter
+        assert formatter is not None
+        data, metadata = formatter.format(value)
         return data, metadata
 
     # Introspection --------------------------------------------------------------------------------
