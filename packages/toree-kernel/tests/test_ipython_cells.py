@@ -134,9 +134,9 @@ def test_history_follows_the_kernel_execution_count(py: Kernel) -> None:
     content, _ = py.run("20 * 2")
     n = content["execution_count"]
     py.ok("%%sql\nSELECT 1")  # a cell the shell never sees still takes its number
-    content, outputs = py.run("(In[%d], Out[%d], _%d, _)" % (n, n, n))
+    content, outputs = py.run(f"(In[{n}], Out[{n}], _{n}, _)")
     assert content["execution_count"] == n + 2
-    result = [m for m in outputs if m["msg_type"] == "execute_result"][0]
+    result = next(m for m in outputs if m["msg_type"] == "execute_result")
     assert result["content"]["execution_count"] == n + 2
     assert result["content"]["data"]["text/plain"] == "('20 * 2', 40, 40, 40)"
     assert py.value("In[-1]") == "'In[-1]'" and py.value("__") == "('20 * 2', 40, 40, 40)"
