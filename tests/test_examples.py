@@ -19,6 +19,8 @@ def test_example_notebook_runs_without_errors(name: str, client_env: dict[str, s
     assert code and all(cell.execution_count for cell in code)  # not vacuous: the notebook has code
     errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
     assert not errors
+    if name == "spark_walkthrough":  # the chart cell shows an inline plot (matplotlib's inline backend)
+        assert any("image/png" in o.get("data", {}) for cell in code for o in cell.outputs)
     if name == "magics_tutorial":
         text = nbformat.writes(nb)
         assert "Hello, Python!" in text and "Hello, Scala!" in text  # %AddJar reached py4j and Scala

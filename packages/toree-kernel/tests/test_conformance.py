@@ -35,6 +35,7 @@ class TestPySparkKernelConformance(kernel_support.WarmedKernelTests):
     supported_history_operations = ("tail", "range", "search")
     code_inspect_sample = "zip"
     code_clear_output = "kernel.display.clear_output()"
+    code_page_something = "zip?"  # IPython help: the execute_reply's page payload
 
 
 class TestPySparkKernelIopubWelcome(jupyter_kernel_test.IopubWelcomeTests):

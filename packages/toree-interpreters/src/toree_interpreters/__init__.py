@@ -6,6 +6,8 @@ application can embed an interpreter with a sink of its own.
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any
+
 from .contract import (
     Completion,
     ErrorInfo,
@@ -24,10 +26,14 @@ from .shared_data import SharedData
 from .spark import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable
 from .sql import SQLInterpreter
 
+if TYPE_CHECKING:
+    from .python import IPythonInterpreter
+
 __all__ = [
     "Completion",
     "ErrorInfo",
     "ExecuteOutcome",
+    "IPythonInterpreter",
     "Interpreter",
     "IsComplete",
     "LanguageInfo",
@@ -43,3 +49,11 @@ __all__ = [
     "SparkUnavailable",
     "StdinNotAllowed",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "IPythonInterpreter":  # imports IPython: only when asked for
+        from .python import IPythonInterpreter
+
+        return IPythonInterpreter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -59,6 +59,8 @@ class ExecuteOutcome:
     result: MimeBundle | None = None
     result_metadata: dict[str, Any] = attrs.field(factory=dict)
     error: ErrorInfo | None = None
+    # execute_reply payloads, e.g. ``{"source": "page", "data": {...}, "start": 0}`` (help for ``obj?``)
+    payload: list[dict[str, Any]] = attrs.field(factory=list)
 
     @classmethod
     def failed(cls, ename: str, evalue: str, traceback: list[str] | None = None) -> ExecuteOutcome:
@@ -121,6 +123,15 @@ class Interpreter(ABC):
     @abstractmethod
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
         """Run a cell. Must not raise for user errors: those become ``ExecuteOutcome.failed``."""
+
+    def begin_cell(self, execution_count: int, *, store_history: bool = True) -> None:  # noqa: B027
+        """The kernel's number for the cell about to run (called before each cell, in every language).
+        Interpreters that keep a history of their own (IPython's ``In``/``Out``/``_N``) follow it."""
+
+    def language_magics(self) -> dict[str, list[str]]:
+        """Magics the language itself understands (IPython's ``%timeit`` ...), by kind; a magics
+        runner hands calls of these names to ``execute`` as code. Keys ``"line"``, ``"cell"``; none by default."""
+        return {}
 
     def evaluate(self, expression: str) -> MimeBundle:
         """Value of one expression as a MIME bundle (``user_expressions``); raises on error."""

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from toree_interpreters import (
+    IPythonInterpreter,
     OutputOptions,
-    PySparkInterpreter,
     ScalaInterpreter,
     SharedData,
     SparkSessionManager,
@@ -58,9 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     output_options = OutputOptions(progress=options.progress)
     comms = CommManager()  # Jupyter comms (ipywidgets), one set for the kernel
     interpreters = {
-        # The kernel owns its process: the PySpark hooks (sys.stdout, getpass, comm) stay in place between
-        # cells, so threads that outlive a cell and widget callbacks keep reaching the client.
-        "PySpark": PySparkInterpreter(
+        # PySpark cells are IPython cells. The kernel owns its process: the PySpark hooks (sys.stdout,
+        # getpass, comm) stay in place between cells, so threads that outlive a cell and widget callbacks
+        # keep reaching the client.
+        "PySpark": IPythonInterpreter(
             spark, shared_data=data, options=output_options, comms=comms, hooks="process"
         ),
         "Scala": ScalaInterpreter(spark, shared_data=data, options=output_options, comms=comms),

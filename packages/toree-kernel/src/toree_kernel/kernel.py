@@ -104,6 +104,8 @@ class ToreeKernel(HandlerDefaults):
             self.history.store(count, code)
 
         interpreter = self.default
+        for one in self.interpreters.values():  # IPython's In/Out/_N follow the kernel's count
+            one.begin_cell(count, store_history=request.store_history and not silent)
         sink = IOPubSink(ctx)
         if self._last_sink is not None:
             self._last_sink.retire()
@@ -122,7 +124,7 @@ class ToreeKernel(HandlerDefaults):
                 "status": "ok",
                 "execution_count": count,
                 "user_expressions": self._user_expressions(interpreter, request.user_expressions),
-                "payload": [],
+                "payload": list(outcome.payload),  # e.g. help for ``obj?``: {"source": "page", ...}
             }
         error = outcome.error
         assert error is not None

@@ -69,21 +69,29 @@ class MagicRegistry:
                 log.error("magic plugin %s (%s) failed to load: %s", point.name, distribution, failure.error)
                 self.failures.append(failure)
 
-    def find(self, name: str, *, cell: bool | None = None) -> Magic:
+    def get(self, name: str) -> Magic | None:
+        """The magic called ``name`` (any case), or None."""
+        return self._by_name.get(name.lower())
+
+    def find(self, name: str, *, cell: bool | None = None, others: Iterable[str] = ()) -> Magic:
         """The magic called ``%name`` / ``%%name`` (either, when ``cell`` is None); MagicError with
-        close names when there is none."""
+        close names when there is none (``others``: more spelled names to suggest, e.g. IPython's)."""
         found = self._by_name.get(name.lower())
         spelled = ("%%" if cell else "%") + name
         if found is None:
-            raise MagicError(f"{spelled} is not a magic.{self._suggest(name)} %LsMagic lists them all.")
+            suggest = self._suggest(name, list(others))
+            raise MagicError(f"{spelled} is not a magic.{suggest} %LsMagic lists them all.")
         if cell is not None and (found.kind == "cell") != cell:
             right = "a cell magic: put %%" if found.kind == "cell" else "a line magic: write %"
             raise MagicError(f"{found.name} is {right}{found.name} on {'the first line' if found.kind == 'cell' else 'its own line'}")
         return found
 
-    def _suggest(self, name: str) -> str:
-        close = difflib.get_close_matches(name.lower(), list(self._by_name), n=3, cutoff=0.6)
-        names = sorted({self._by_name[key].spelled for key in close})
+    def _suggest(self, name: str, others: list[str]) -> str:
+        spelled = {key: self._by_name[key].spelled for key in self._by_name}
+        for other in others:
+            spelled.setdefault(other.lstrip("%").lower(), other)
+        close = difflib.get_close_matches(name.lower(), list(spelled), n=3, cutoff=0.6)
+        names = sorted({spelled[key] for key in close})
         return f" Did you mean {' or '.join(names)}?" if names else ""
 
     def magics(self) -> list[Magic]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 
 from toree_interpreters import Completion, ExecuteOutcome, Interpreter, IsComplete, OutputSink
 
 from .magic import MagicContext, MagicError, UsageError
-from .parsing import Code, MagicCall, parse_cell
+from .parsing import Code, MagicCall, Segment, parse_cell
 from .registry import MagicRegistry
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class CellRunner:
         return self.context.active
 
     def run(self, code: str, interpreter: Interpreter, sink: OutputSink) -> ExecuteOutcome:
-        segments = parse_cell(code, _LANGUAGE_OF.get(interpreter.name.lower(), "python"))
+        segments = self._segments(code, interpreter)
         if len(segments) == 1 and isinstance(segments[0], Code):  # the common case: no magics at all
             return self.context.for_cell(interpreter, sink).execute(interpreter, code)
         ctx = self.context.for_cell(interpreter, sink)
@@ -50,9 +51,38 @@ class CellRunner:
                 break
         return outcome
 
+    def _segments(self, code: str, interpreter: Interpreter) -> list[Segment]:
+        """The cell split into Toree's magic calls and code for ``interpreter``; calls of the language's
+        own magics (IPython's ``%timeit``, ``%%time``) are code, merged with the code around them."""
+        segments = parse_cell(code, _LANGUAGE_OF.get(interpreter.name.lower(), "python"))
+        if not any(isinstance(s, MagicCall) for s in segments):
+            return segments
+        own = interpreter.language_magics()
+        if not own:
+            return segments
+        lines = code.split("\n")
+        merged: list[Segment] = []
+        for segment in segments:
+            if isinstance(segment, MagicCall) and self.registry.get(segment.name) is None:
+                spelled = _own_name(own, segment)
+                if spelled is not None and segment.cell:
+                    return [Code(code.replace(segment.name, spelled, 1))]
+                if spelled is not None:
+                    lines[segment.line] = lines[segment.line].replace(segment.name, spelled, 1)
+                    segment = Code("\n" * segment.line + lines[segment.line], segment.line)
+            previous = merged[-1] if merged else None
+            if isinstance(segment, Code) and isinstance(previous, Code):
+                end = segment.text.count("\n")
+                segment = Code("\n" * previous.line + "\n".join(lines[previous.line : end + 1]), previous.line)
+                merged.pop()
+            merged.append(segment)
+        return merged
+
     def _call(self, call: MagicCall, ctx: MagicContext) -> ExecuteOutcome:
         try:
-            found = self.registry.find(call.name, cell=None if call.help else call.cell)
+            own = ctx.language.language_magics()
+            others = [("%%" if kind == "cell" else "%") + name for kind, names in own.items() for name in names]
+            found = self.registry.find(call.name, cell=None if call.help else call.cell, others=others)
             if call.help:
                 return ExecuteOutcome(result={"text/plain": found.usage()})
             try:
@@ -93,6 +123,12 @@ class CellRunner:
                 m.spelled for m in self.registry.magics()
                 if m.name.lower().startswith(prefix.lower()) and (m.kind == "cell") == (percent == "%%")
             ]
+            own = interpreter.language_magics().get("cell" if percent == "%%" else "line", [])
+            taken = {m.lower() for m in matches}
+            matches += [
+                percent + name for name in own
+                if name.lower().startswith(prefix.lower()) and (percent + name).lower() not in taken
+            ]
             return Completion(matches, cursor_pos - len(percent) - len(prefix), cursor_pos)
         inner = self._language_cell(code)
         if inner is not None and cursor_pos >= inner[2]:
@@ -108,7 +144,7 @@ class CellRunner:
         return interpreter.inspect(code, cursor_pos, detail)
 
     def is_complete(self, code: str, interpreter: Interpreter) -> IsComplete:
-        segments = parse_cell(code, _LANGUAGE_OF.get(interpreter.name.lower(), "python"))
+        segments = self._segments(code, interpreter)
         if len(segments) == 1 and isinstance(segments[0], Code):
             return interpreter.is_complete(code)
         inner = self._language_cell(code)
@@ -117,3 +153,9 @@ class CellRunner:
         codes = [s.text for s in segments if isinstance(s, Code)]
         return interpreter.is_complete(codes[-1]) if codes else IsComplete("complete")
 
+
+
+def _own_name(own: Mapping[str, Sequence[str]], call: MagicCall) -> str | None:
+    """How the language spells the magic ``call`` names (any case), if it has one of that kind."""
+    wanted = call.name.lower()
+    return next((name for name in own.get("cell" if call.cell else "line", []) if name.lower() == wanted), None)

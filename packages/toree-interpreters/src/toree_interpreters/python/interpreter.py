@@ -22,7 +22,7 @@ import sys
 import threading
 import traceback
 import types
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO, cast
 
 from ..comms import CommManager
@@ -130,38 +130,36 @@ class PySparkInterpreter(Interpreter):
             body, last = _compile_cell(code, filename)
         except (SyntaxError, ValueError, OverflowError) as exc:
             return _failed(exc, exc.__traceback__, syntax=True)
+        return self._in_cell(sink, _uses_names(body, last, SPARK_NAMES), lambda cell: self._run(body, last))
 
+    def _run(self, body: types.CodeType, last: types.CodeType | None) -> ExecuteOutcome:
+        exec(body, self.namespace)
+        value = eval(last, self.namespace) if last is not None else None
+        if value is None:
+            return ExecuteOutcome()
+        data, metadata = self._bundle(value)  # a DataFrame fetches its rows here: in the cell's job group
+        self.namespace["_"] = value
+        return ExecuteOutcome(result=data, result_metadata=metadata)
+
+    def _in_cell(
+        self, sink: OutputSink, uses_spark: bool, run: Callable[[SparkCell], ExecuteOutcome]
+    ) -> ExecuteOutcome:
+        """``run`` as the running cell: its output to ``sink``, its Spark jobs in a ``SparkCell`` of their
+        own, interruptible, the host's hooks swapped for ours; what it raises becomes the outcome."""
         self._sink = sink
         self._raised = False
         cell = self._spark_cell = SparkCell(self.spark, sink, self.options, language="python")
         self._exec_thread = threading.get_ident()  # from here on, interrupts apply (also while Spark starts)
-        value = None
-        data: MimeBundle = {}
-        metadata: dict[str, Any] = {}
         try:
             self._hooks.install()  # the cell's sys.stdout, getpass, comms; the host's again in finally
-            if _uses_names(body, last, SPARK_NAMES) or self.spark.is_ready:
+            if uses_spark or self.spark.is_ready:
                 self._bind_spark()
             session = self.spark.session_if_ready
             if session is not None:
                 cell.attach(session)  # the cell's jobs in its own group, their progress shown
-            exec(body, self.namespace)
-            if last is not None:
-                value = eval(last, self.namespace)
-            if value is not None:  # a DataFrame fetches its rows here: in the cell's job group
-                data, metadata = self._bundle(value)
-        except KeyboardInterrupt:
-            return cancelled("the cell was interrupted")
-        except SparkUnavailable as exc:
-            return lost(exc)
+            return run(cell)
         except BaseException as exc:
-            # Not py4j's traceback when Spark is why: what happened, and what happens next.
-            spark_failure = cell.failure(exc)
-            if spark_failure is not None:
-                return spark_failure
-            if _connect_unsupported(exc, self.spark.session_if_ready):
-                return _failed(self._connect_error(exc), exc.__traceback__)
-            return _failed(exc, exc.__traceback__)
+            return self._failure(exc, cell)
         finally:
             with self._raise_lock:
                 self._exec_thread = None
@@ -169,10 +167,24 @@ class PySparkInterpreter(Interpreter):
                     _set_async_exc(threading.get_ident(), None)  # drop one not delivered yet
             self._hooks.restore()
             cell.end()
-        if value is None:
-            return ExecuteOutcome()
-        self.namespace["_"] = value
-        return ExecuteOutcome(result=data, result_metadata=metadata)
+
+    def _failure(self, exc: BaseException, cell: SparkCell) -> ExecuteOutcome:
+        """The outcome of a cell that raised ``exc``: not py4j's traceback when Spark is why, but what
+        happened and what happens next."""
+        if isinstance(exc, KeyboardInterrupt):
+            return cancelled("the cell was interrupted")
+        if isinstance(exc, SparkUnavailable):
+            return lost(exc)
+        spark_failure = cell.failure(exc)
+        if spark_failure is not None:
+            return spark_failure
+        if _connect_unsupported(exc, self.spark.session_if_ready):
+            return self._report(self._connect_error(exc), exc.__traceback__)
+        return self._report(exc, exc.__traceback__)
+
+    def _report(self, exc: BaseException, tb: types.TracebackType | None) -> ExecuteOutcome:
+        """The error outcome of a user error (the IPython room formats it its own way)."""
+        return _failed(exc, tb)
 
     def _bundle(self, value: Any) -> tuple[MimeBundle, dict[str, Any]]:
         """A Spark DataFrame as a table of its first rows (never collected whole); others by their reprs."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from toree_interpreters import ExecuteOutcome
 
 from ..magic import MagicContext, UsageError, magic
@@ -16,6 +18,15 @@ def ls_magic(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
             if one.kind == kind:
                 aliases = f" (also {', '.join(one.aliases)})" if one.aliases else ""
                 lines.append(f"  {one.spelled:<14} {one.summary}{aliases}")
+        lines.append("")
+    own = ctx.language.language_magics() if ctx.interpreter is not None else {}
+    if any(own.values()):
+        lines.append(f"{ctx.language.name} cells also take the language's own magics (Toree's win on a clash):")
+        for kind, title in (("line", "Line"), ("cell", "Cell")):
+            prefix = "%%" if kind == "cell" else "%"
+            taken = {m.name.lower() for m in ctx.registry.magics() if m.kind == kind}
+            names = [prefix + name for name in own.get(kind, []) if name.lower() not in taken]
+            lines += [f"  {title}:", *textwrap.wrap(" ".join(names), 100, initial_indent="    ", subsequent_indent="    ")]
         lines.append("")
     if ctx.registry.failures:
         lines.append("Magic plugins that failed to load:")
