@@ -19,7 +19,7 @@ class TestPySparkKernelConformance(kernel_support.WarmedKernelTests):
     code_stderr = "import sys; print('oops', file=sys.stderr)"
     completion_samples = [{"text": "zi", "matches": {"zip"}}]
     complete_code_samples = ["1", "print('hello, world')", "def f(x):\n    return x*2\n"]
-    incomplete_code_samples = ["print('''hello", "def f(x):", "for i in range(3):"]
+    incomplete_code_samples = ["print('''hello", "def f(x):", "for i in range(3):", "def f(x):\n  x*2"]
     invalid_code_samples = ["import = 7q", "1 2 3 )"]
     code_generate_error = "raise ValueError('expected failure')"
     code_execute_result = [
