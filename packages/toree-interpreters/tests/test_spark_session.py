@@ -51,6 +51,39 @@ def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm(
 
 
 @pytest.mark.spark
+@pytest.mark.java
+def test_stop_while_the_session_starts_kills_the_launch_and_a_later_session_starts() -> None:
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is not None:
+        pytest.skip("another test's Spark session is up in this process: there would be no launch to stop")
+    before = java_children()
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
+    manager.start()
+    deadline = time.monotonic() + 60
+    while not java_children() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert java_children() - before, "the launch started no JVM"
+    started = time.monotonic()
+    manager.stop()
+    stopped_in = time.monotonic() - started
+    assert not manager.is_ready
+    with pytest.raises(SparkUnavailable, match="stopped while it started"):
+        manager.get(timeout=5)
+    deadline = time.monotonic() + 5
+    while java_children() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not java_children() - before, "a JVM of the stopped launch survived"
+    assert stopped_in < 5, f"stop waited {stopped_in:.1f} s for the session to come up"
+    # pyspark forgot the killed JVM: a new session in this process launches a JVM of its own
+    again = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
+    try:
+        assert again.get(timeout=120).range(3).count() == 3
+    finally:
+        again.stop()
+
+
+@pytest.mark.spark
 def test_eager_start_returns_at_once() -> None:
     manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
     try:
