@@ -126,9 +126,14 @@ def test_check_java_too_old_names_what_to_install(tmp_path: Path, monkeypatch: p
 
 
 @pytest.mark.timeout(60)
-def test_java_8_is_enough_when_spark_3_needs_only_8(tmp_path: Path) -> None:
+def test_java_8_is_too_old_even_for_spark_3(tmp_path: Path) -> None:
+    """Spark 3.5 alone would start on Java 8; the kernel is built and tested on 17+ and says so."""
+    spark_home = tmp_path / "spark"
+    spark_home.mkdir()
+    (spark_home / "RELEASE").write_text("Spark 3.5.7 built for Hadoop 3.3.4\n")
     home = jdk(tmp_path, OUTPUTS["8"][0])
-    assert jv.check_java(8, env={"JAVA_HOME": str(home)}).major == 8
+    with pytest.raises(jv.JavaTooOld, match=r"Java 1\.8\.0_392 .* too old: Toree and its Spark need Java 17 or newer"):
+        jv.check_java(jv.required_java(spark_home), env={"JAVA_HOME": str(home)})
 
 
 def test_check_java_without_any_java(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,7 +180,7 @@ def test_spark_version_of_a_spark_home(
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     assert jv.spark_version(tmp_path) == expected
-    assert jv.required_java(tmp_path) == (8 if expected and expected[0] == 3 else 17)
+    assert jv.required_java(tmp_path) == 17
 
 
 def test_spark_version_of_installed_pyspark() -> None:
@@ -183,7 +188,7 @@ def test_spark_version_of_installed_pyspark() -> None:
 
     major, minor = (int(p) for p in metadata.version("pyspark").split(".")[:2])
     assert jv.spark_version() == (major, minor)
-    assert jv.required_java() == (17 if major >= 4 else 8)
+    assert jv.required_java() == 17
 
 
 @pytest.mark.timeout(120)

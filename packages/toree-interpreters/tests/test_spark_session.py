@@ -119,6 +119,29 @@ def test_missing_java_is_explained(monkeypatch) -> None:
         manager.get(timeout=30)
 
 
+@pytest.mark.timeout(60)
+def test_java_older_than_17_is_refused_at_start_with_what_to_install(tmp_path, monkeypatch) -> None:
+    """A fake JAVA_HOME whose java reports 11: the eager start fails at once, before any JVM is launched,
+    and says which Java was found, that 17 is needed, and how to get it; nothing was launched."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    before = java_children()
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
+    manager.start()
+    try:
+        with pytest.raises(SparkUnavailable) as info:
+            manager.get(timeout=30)
+    finally:
+        manager.stop()
+    message = str(info.value)
+    assert f"Java 11.0.22 at {java} is too old" in message, message
+    assert "need Java 17 or newer" in message and "JAVA_HOME" in message and "restart the kernel" in message
+    assert not java_children() - before
+
+
 @pytest.mark.spark
 def test_python_udfs_do_not_warn_about_missing_arrow(spark_manager) -> None:
     import importlib.util

@@ -37,6 +37,17 @@ class TestPySparkKernelConformance(kernel_support.WarmedKernelTests):
     code_clear_output = "kernel.display.clear_output()"
 
 
+def test_completion_of_spark_names_right_after_start() -> None:
+    """``spar<Tab>`` before Spark is up: the kernel waits for the session (bounded) and binds the names."""
+    with kernel_support.Kernel("apache_toree_pyspark") as k:
+        reply = k.kc.complete("spar", 4, reply=True, timeout=60)["content"]
+        assert "spark" in reply["matches"], reply
+        reply = k.kc.complete("spark.ran", 9, reply=True, timeout=60)["content"]
+        assert "range" in reply["matches"], reply
+        reply = k.kc.inspect("sc", 2, reply=True, timeout=60)["content"]
+        assert reply["found"] and "SparkContext" in reply["data"]["text/plain"], reply
+
+
 class TestPySparkKernelIopubWelcome(jupyter_kernel_test.IopubWelcomeTests):
     kernel_name = "apache_toree_pyspark"
     support_iopub_welcome = True

@@ -65,3 +65,20 @@ def test_scala_kernel_streams_println_and_interrupts() -> None:
         assert [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"] == [
             "10"
         ]
+
+
+@pytest.mark.java
+@pytest.mark.parametrize("request_type", ["complete", "inspect"])
+def test_completion_and_inspect_right_after_start_wait_for_spark_and_the_repl(request_type: str) -> None:
+    """The first request of a fresh kernel, while Spark still starts: answered (bounded wait), not empty."""
+    with kernel_support.Kernel("apache_toree_scala") as k:
+        started = time.monotonic()
+        if request_type == "complete":
+            reply = k.kc.complete("val s = spar", 12, reply=True, timeout=60)["content"]
+            assert "spark" in reply["matches"], reply
+            assert (reply["cursor_start"], reply["cursor_end"]) == (8, 12)
+        else:
+            reply = k.kc.inspect("spark", 3, reply=True, timeout=60)["content"]
+            assert reply["found"], reply
+            assert reply["data"]["text/plain"].startswith("spark: org.apache.spark.sql.SparkSession"), reply
+        assert time.monotonic() - started < 30

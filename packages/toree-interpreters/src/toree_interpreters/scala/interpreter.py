@@ -47,6 +47,7 @@ from .forwarding import Forwarder
 
 log = logging.getLogger(__name__)
 STOP_AFTER_S = 1.0  # an interrupted cell still busy this long after Thread.interrupt gets stopped
+REQUEST_WAIT_S = 10.0  # completion/inspect right after start-up wait this long for Spark (then the REPL)
 
 
 class ScalaInterpreter(Interpreter):
@@ -276,8 +277,9 @@ class ScalaInterpreter(Interpreter):
             return bridge.term(name)
 
     def complete(self, code: str, cursor_pos: int) -> Completion:
-        """The presentation compiler's candidates; nothing while a cell runs or Spark is down."""
-        if not self.spark.is_ready or not self._acquire_for_request():
+        """The presentation compiler's candidates; nothing while a cell runs or Spark is down. Right after
+        start-up it waits (``REQUEST_WAIT_S``) for the session that is starting, and builds the REPL."""
+        if not self.spark.wait_ready(REQUEST_WAIT_S) or not self._acquire_for_request():
             return Completion([], cursor_pos, cursor_pos)
         try:
             start, names = completion.candidates(self._start_repl(), code, cursor_pos, self._scala_version)
@@ -289,12 +291,15 @@ class ScalaInterpreter(Interpreter):
             self._lock.release()
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
-        """The type of the term under the cursor (``greeting: String``)."""
-        bridge = self._bridge
-        if not repl_output.word_at(code, cursor_pos) or bridge is None or not self._acquire_for_request():
+        """The type of the term under the cursor (``greeting: String``); waits for start-up as ``complete``."""
+        if (
+            not repl_output.word_at(code, cursor_pos)
+            or not self.spark.wait_ready(REQUEST_WAIT_S)
+            or not self._acquire_for_request()
+        ):
             return None
         try:
-            text = completion.inspection(bridge, code, cursor_pos)
+            text = completion.inspection(self._start_repl(), code, cursor_pos)
         except Exception:
             log.debug("Scala inspect failed", exc_info=True)
             return None

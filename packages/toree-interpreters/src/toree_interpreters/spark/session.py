@@ -18,17 +18,15 @@ import logging
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import class_sharing, driver, java, launch
+from . import class_sharing, driver, java, launch, remote
 from .environment import LaunchEnvironment
 from .resolver import MavenResolver
 from .submit_args import conf_pairs, option_values
@@ -132,6 +130,13 @@ class SparkSessionManager:
     def is_ready(self) -> bool:
         """A session was started (its JVM may have died since: ``get()`` then starts a new one)."""
         return self._session is not None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a session that is starting (never starts one): True when one is up.
+        For requests that need the session but must not hang, such as completion right after start-up."""
+        if self._thread is not None:
+            self._done.wait(timeout)
+        return self.session_if_ready is not None
 
     @property
     def session_if_ready(self) -> SparkSession | None:
@@ -293,7 +298,10 @@ class SparkSessionManager:
             import pyspark.sql.connect.session  # noqa: F401  (grpcio, pandas, pyarrow ...)
         except ImportError as exc:
             raise SparkUnavailable(f"the Spark Connect client needs pyspark[connect] installed: {exc}") from None
-        _check_reachable(url)
+        try:
+            remote.check_reachable(url)
+        except remote.ConnectUnreachable as exc:
+            raise SparkUnavailable(str(exc)) from None
         confs = dict(conf_pairs(self.spark_args))
         confs.update(self.conf)
         builder = SparkSession.builder.remote(url)
@@ -356,21 +364,6 @@ class SparkSessionManager:
                 log.exception("closing the Spark Connect session failed")
             return
         driver.stop(session, timeout)
-
-
-def _check_reachable(url: str, timeout: float = 10.0) -> None:
-    """Fail fast: the Connect client retries an unreachable server for minutes before it gives up."""
-    parsed = urllib.parse.urlsplit(url)
-    try:
-        port = parsed.port or 15002
-    except ValueError:
-        port = 0
-    if parsed.scheme != "sc" or not parsed.hostname or not port:
-        raise SparkUnavailable(f"{url!r} is not a Spark Connect URL (expected sc://HOST[:PORT])")
-    try:
-        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
-    except OSError as exc:
-        raise SparkUnavailable(f"cannot reach the Spark Connect server at {parsed.hostname}:{port}: {exc}") from None
 
 
 def _jvm_alive(session: Any) -> bool:
