@@ -276,12 +276,12 @@ class PySparkInterpreter(Interpreter):
         """``spar<Tab>`` or ``spark.ran<Tab>`` right after start-up: the session is still starting and
         ``spark``/``sc`` are bound by the first cell. When the name at the cursor is (the start of) one of
         them, wait for the session (bounded) and bind them now; not while a cell runs (it binds them)."""
-        if self._exec_thread is not None or SPARK_NAMES <= self.namespace.keys():
+        if self._exec_thread is not None or "spark" in self.namespace:
             return
         head = introspection.dotted_name_at(code, cursor_pos).split(".")[0]
-        if head and any(name.startswith(head) for name in SPARK_NAMES):
-            if self.spark.wait_ready(REQUEST_WAIT_S):
-                self._bind_spark()
+        wanted = head and any(name.startswith(head) for name in SPARK_NAMES)
+        if wanted and self.spark.wait_ready(REQUEST_WAIT_S):
+            self._bind_spark()
 
     def is_complete(self, code: str) -> IsComplete:
         return introspection.is_complete(code)
