@@ -133,6 +133,7 @@ def test_temp_views_are_shared_with_python(scala, spark_manager) -> None:
     assert value(scala, 'spark.table("from_python").count()') == "3"
 
 
+@pytest.mark.java
 def test_interrupt_cancels_a_scala_spark_job(scala) -> None:
     threading.Thread(target=lambda: (time.sleep(2), scala.interrupt())).start()
     started = time.monotonic()
@@ -176,6 +177,7 @@ def test_display_from_scala(scala) -> None:
     assert ("clear", False) in cleared.events
 
 
+@pytest.mark.java
 def test_interrupt_a_scala_busy_loop(scala) -> None:
     threading.Thread(target=lambda: (time.sleep(1.5), scala.interrupt())).start()
     started = time.monotonic()
@@ -185,6 +187,7 @@ def test_interrupt_a_scala_busy_loop(scala) -> None:
     assert value(scala, "21 * 2") == "42"
 
 
+@pytest.mark.java
 def test_loops_check_for_interrupts(scala) -> None:
     """The compiler's interrupt checks end a busy loop on any Java (no Thread.stop needed)."""
     for loop in ("while (true) { n += 1 }", "do { n += 1 } while (true)"):
@@ -201,6 +204,7 @@ def test_scala_udf_used_from_sql(scala, spark_manager) -> None:
     assert spark_manager.get().sql("SELECT plus_one(41) AS v").first().v == 42
 
 
+@pytest.mark.java
 def test_add_jar_makes_a_class_usable(scala, spark_manager, tmp_path) -> None:
     import shutil
     import subprocess
@@ -242,6 +246,7 @@ def test_the_jvm_standard_streams_are_put_back_after_a_cell(scala, spark_manager
     assert streams() == host  # a cell's own System.setOut does not outlive the cell
 
 
+@pytest.mark.java
 def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) -> None:
     """Where Thread.stop is gone (Java 20+), or a line catches what it throws, the cell still ends:
     its thread is left running, the cell says so, the REPL stays usable."""

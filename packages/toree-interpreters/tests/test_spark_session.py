@@ -29,6 +29,7 @@ def java_children() -> set[int]:
 
 
 @pytest.mark.spark
+@pytest.mark.java
 def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm() -> None:
     before = java_children()
     manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
@@ -84,6 +85,7 @@ def test_stop_while_the_session_starts_kills_the_launch_and_a_later_session_star
 
 
 @pytest.mark.spark
+@pytest.mark.java
 def test_eager_start_returns_at_once() -> None:
     manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
     try:

@@ -11,6 +11,7 @@ import pytest
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 
+@pytest.mark.java
 class TestScalaKernelConformance(kernel_support.WarmedKernelTests):
     warm_up_code = "spark.range(1).count()"
     kernel_name = "apache_toree_scala"
@@ -36,6 +37,7 @@ class TestScalaKernelConformance(kernel_support.WarmedKernelTests):
     code_clear_output = "kernel.display.clear_output()"
 
 
+@pytest.mark.java
 def test_scala_kernel_streams_println_and_interrupts() -> None:
     with kernel_support.Kernel("apache_toree_scala") as k:
         km, kc = k.km, k.kc
@@ -82,3 +84,26 @@ def test_completion_and_inspect_right_after_start_wait_for_spark_and_the_repl(re
             assert reply["found"], reply
             assert reply["data"]["text/plain"].startswith("spark: org.apache.spark.sql.SparkSession"), reply
         assert time.monotonic() - started < 30
+
+
+@pytest.mark.java
+def test_interrupt_ends_a_busy_loop_and_the_kernel_goes_on() -> None:
+    """``while (true) {}``: the compiler's interrupt checks end it on any Java (Thread.stop is gone from
+    Java 20), promptly (the aim is 2 s; the bound here leaves room for a loaded machine)."""
+    with kernel_support.Kernel("apache_toree_scala", TOREE_PROGRESS="off") as k:
+        assert k.value("21 * 2") == "42"
+        java = k.value('System.getProperty("java.version")')
+        interrupted_at: list[float] = []
+
+        def interrupt() -> None:
+            interrupted_at.append(time.monotonic())
+            k.km.interrupt_kernel()
+
+        threading.Timer(1.5, interrupt).start()
+        reply = k.kc.execute_interactive("while (true) {}", timeout=60)["content"]
+        ended_in = time.monotonic() - interrupted_at[0]
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", reply
+        assert "cannot be stopped" not in reply["evalue"], f"abandoned, not stopped, on Java {java}: {reply}"
+        assert ended_in < 5, f"the loop ended {ended_in:.1f} s after the interrupt on Java {java}"
+        print(f"Java {java}: the busy loop ended {ended_in:.2f} s after the interrupt")
+        assert k.value("6 * 7") == "42"

