@@ -133,7 +133,6 @@ def test_temp_views_are_shared_with_python(scala, spark_manager) -> None:
     assert value(scala, 'spark.table("from_python").count()') == "3"
 
 
-@pytest.mark.java
 def test_interrupt_cancels_a_scala_spark_job(scala) -> None:
     threading.Thread(target=lambda: (time.sleep(2), scala.interrupt())).start()
     started = time.monotonic()
