@@ -109,6 +109,17 @@ def test_none_mode_gives_a_clear_error() -> None:
         manager.get()
 
 
+@pytest.mark.parametrize("mode", ["lazy", "none"])
+def test_wait_ready_never_starts_a_session(mode: str) -> None:
+    """Completion right after start-up waits for a session that is starting, never for one nobody started."""
+    manager = SparkSessionManager(SPARK_ARGS, init_mode=mode)
+    started = time.monotonic()
+    assert manager.wait_ready(30) is False
+    assert time.monotonic() - started < 1
+    assert not manager.is_ready
+    manager.stop()
+
+
 def test_bad_init_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="init_mode"):
         SparkSessionManager(init_mode="sometimes")
