@@ -99,6 +99,9 @@ def _probe(java: Path) -> tuple[tuple[int, ...], str]:
             text=True,
             timeout=_VERSION_TIMEOUT,
             check=False,
+            # Its own session: an interrupt sent to the kernel's process group (jupyter_client's SIGINT,
+            # also before a shutdown) must not kill the probe and fail the Spark start as "no version".
+            start_new_session=True,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise JavaNotFound(f"Could not run `{java} -version`: {exc}") from None
