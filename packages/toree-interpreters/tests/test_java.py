@@ -201,3 +201,33 @@ def test_real_java_on_this_machine() -> None:
     real = shutil.which("java")
     if real and not os.environ.get("JAVA_HOME"):
         assert info.path == Path(real)
+
+
+@pytest.mark.timeout(60)
+def test_an_interrupt_to_the_process_group_does_not_kill_the_probe(tmp_path: Path) -> None:
+    """jupyter_client interrupts a kernel (also before shutting it down) with SIGINT to its process group:
+    a `java -version` running then must not die of it and fail the Spark start as "no version"."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text("#!/bin/sh\nsleep 2\necho 'openjdk version \"17.0.1\" 2021-10-19' >&2\n")
+    java.chmod(0o755)
+    kernel_like = subprocess.Popen(  # handles SIGINT (not SIG_IGN, which children would inherit), as the kernel
+        [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, lambda *_: None)\n"
+         "from toree_interpreters.spark import java\nprint(java.check_java(17).version_string)"],
+        env={**os.environ, "JAVA_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(1.0)  # the probe is sleeping
+    os.killpg(kernel_like.pid, signal.SIGINT)
+    out, err = kernel_like.communicate(timeout=30)
+    assert kernel_like.returncode == 0, err
+    assert out.strip() == "17.0.1"
