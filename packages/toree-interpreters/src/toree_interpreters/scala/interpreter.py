@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -46,8 +46,9 @@ from .bridge import BridgeError, ReplBridge, shipped_scala_version, warmup_sourc
 from .forwarding import Forwarder
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 STOP_AFTER_S = 1.0  # an interrupted cell still busy this long after Thread.interrupt gets stopped
-REQUEST_WAIT_S = 10.0  # completion/inspect right after start-up wait this long for Spark (then the REPL)
+REQUEST_WAIT_S = 10.0  # completion/inspect right after start-up wait this long for Spark and the REPL
 
 
 class ScalaInterpreter(Interpreter):
@@ -278,34 +279,48 @@ class ScalaInterpreter(Interpreter):
 
     def complete(self, code: str, cursor_pos: int) -> Completion:
         """The presentation compiler's candidates; nothing while a cell runs or Spark is down. Right after
-        start-up it waits (``REQUEST_WAIT_S``) for the session that is starting, and builds the REPL."""
-        if not self.spark.wait_ready(REQUEST_WAIT_S) or not self._acquire_for_request():
+        start-up it waits for the session that is starting and the REPL (see ``_ask``)."""
+        found = self._ask(lambda bridge: completion.candidates(bridge, code, cursor_pos, self._scala_version))
+        if found is None:
             return Completion([], cursor_pos, cursor_pos)
-        try:
-            start, names = completion.candidates(self._start_repl(), code, cursor_pos, self._scala_version)
-            return Completion(sorted(set(names)), start, cursor_pos)
-        except Exception:  # completion is best-effort: never an error for the user
-            log.debug("Scala completion failed", exc_info=True)
-            return Completion([], cursor_pos, cursor_pos)
-        finally:
-            self._lock.release()
+        start, names = found
+        return Completion(sorted(set(names)), start, cursor_pos)
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
         """The type of the term under the cursor (``greeting: String``); waits for start-up as ``complete``."""
-        if (
-            not repl_output.word_at(code, cursor_pos)
-            or not self.spark.wait_ready(REQUEST_WAIT_S)
-            or not self._acquire_for_request()
-        ):
+        if not repl_output.word_at(code, cursor_pos):
             return None
-        try:
-            text = completion.inspection(self._start_repl(), code, cursor_pos)
-        except Exception:
-            log.debug("Scala inspect failed", exc_info=True)
-            return None
-        finally:
-            self._lock.release()
+        text = self._ask(lambda bridge: completion.inspection(bridge, code, cursor_pos))
         return None if text is None else {"text/plain": text}
+
+    def _ask(self, question: Callable[[ReplBridge], T]) -> T | None:
+        """``question`` answered by the REPL for completion/inspect; None while a cell runs, Spark is down,
+        or it failed (best-effort: never an error for the user). Right after start-up the session and the
+        REPL are waited for, ``REQUEST_WAIT_S`` in all; a REPL still being built then goes on being built
+        in the background (on the worker thread that asked for it), so that the next request is quick."""
+        deadline = time.monotonic() + REQUEST_WAIT_S
+        if not self.spark.wait_ready(REQUEST_WAIT_S):
+            return None
+        answer: list[T] = []
+
+        def ask() -> None:
+            if not self._acquire_for_request():
+                return
+            try:
+                answer.append(question(self._start_repl()))
+            except Exception:
+                log.debug("Scala completion/inspect failed", exc_info=True)
+            finally:
+                self._lock.release()
+
+        bridge = self._bridge
+        if bridge is not None and bridge.session is self.spark.session_if_ready:
+            ask()  # the REPL is up: no thread
+        else:
+            worker = threading.Thread(target=ask, name="scala-repl-for-request", daemon=True)
+            worker.start()
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return answer[0] if answer else None
 
     def add_jar(self, url: str) -> None:
         """Put a jar on the REPL's compile and run-time classpath (the ``%AddJar`` hook); the session
