@@ -8,6 +8,8 @@ import time
 import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
 
+from toree_interpreters.scala.interpreter import REQUEST_WAIT_S
+
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 
@@ -72,18 +74,23 @@ def test_scala_kernel_streams_println_and_interrupts() -> None:
 @pytest.mark.java
 @pytest.mark.parametrize("request_type", ["complete", "inspect"])
 def test_completion_and_inspect_right_after_start_wait_for_spark_and_the_repl(request_type: str) -> None:
-    """The first request of a fresh kernel, while Spark still starts: answered (bounded wait), not empty."""
+    """The first request of a fresh kernel, while Spark still starts: it waits (bounded) for Spark and the
+    REPL and answers (see kernel_support.answer_during_start_up for a machine too slow for the bound)."""
     with kernel_support.Kernel("apache_toree_scala") as k:
-        started = time.monotonic()
         if request_type == "complete":
-            reply = k.kc.complete("val s = spar", 12, reply=True, timeout=60)["content"]
-            assert "spark" in reply["matches"], reply
+            reply = kernel_support.answer_during_start_up(
+                lambda: k.kc.complete("val s = spar", 12, reply=True, timeout=60)["content"],
+                lambda reply: "spark" in reply["matches"],
+                REQUEST_WAIT_S,
+            )
             assert (reply["cursor_start"], reply["cursor_end"]) == (8, 12)
         else:
-            reply = k.kc.inspect("spark", 3, reply=True, timeout=60)["content"]
-            assert reply["found"], reply
+            reply = kernel_support.answer_during_start_up(
+                lambda: k.kc.inspect("spark", 3, reply=True, timeout=60)["content"],
+                lambda reply: reply["found"],
+                REQUEST_WAIT_S,
+            )
             assert reply["data"]["text/plain"].startswith("spark: org.apache.spark.sql.SparkSession"), reply
-        assert time.monotonic() - started < 30
 
 
 @pytest.mark.java

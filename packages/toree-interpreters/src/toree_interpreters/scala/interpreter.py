@@ -88,6 +88,8 @@ class ScalaInterpreter(Interpreter):
         self.warmup_compiles = 150  # background compiles after start-up; 0 turns warm-up off
         self.interrupt_checks = True  # compile loops with an interrupt check (see interrupt_checks)
         self._pending_jars: list[str] = []  # added before the REPL existed
+        self._repl_builder: threading.Thread | None = None  # builds the REPL for completion right after start
+        self._lock_for_builder = threading.Lock()
         self._jars: list[str] = []  # added to the REPL: added again to a new one (after the JVM died)
         self.options = options if options is not None else OutputOptions()
         spark.on_lost(self._forget_jvm)
@@ -297,30 +299,41 @@ class ScalaInterpreter(Interpreter):
         """``question`` answered by the REPL for completion/inspect; None while a cell runs, Spark is down,
         or it failed (best-effort: never an error for the user). Right after start-up the session and the
         REPL are waited for, ``REQUEST_WAIT_S`` in all; a REPL still being built then goes on being built
-        in the background (on the worker thread that asked for it), so that the next request is quick."""
+        in the background, and the next request waits for that same build."""
         deadline = time.monotonic() + REQUEST_WAIT_S
         if not self.spark.wait_ready(REQUEST_WAIT_S):
             return None
-        answer: list[T] = []
-
-        def ask() -> None:
-            if not self._acquire_for_request():
-                return
-            try:
-                answer.append(question(self._start_repl()))
-            except Exception:
-                log.debug("Scala completion/inspect failed", exc_info=True)
-            finally:
-                self._lock.release()
-
         bridge = self._bridge
-        if bridge is not None and bridge.session is self.spark.session_if_ready:
-            ask()  # the REPL is up: no thread
-        else:
-            worker = threading.Thread(target=ask, name="scala-repl-for-request", daemon=True)
-            worker.start()
-            worker.join(max(0.0, deadline - time.monotonic()))
-        return answer[0] if answer else None
+        if bridge is None or bridge.session is not self.spark.session_if_ready:
+            with self._lock_for_builder:
+                builder = self._repl_builder
+                if builder is None or not builder.is_alive():
+                    builder = threading.Thread(target=self._build_repl, name="scala-repl-build", daemon=True)
+                    self._repl_builder = builder
+                    builder.start()
+            builder.join(max(0.0, deadline - time.monotonic()))
+            if builder.is_alive():
+                return None
+        if not self._acquire_for_request():
+            return None
+        try:
+            return question(self._start_repl())
+        except Exception:
+            log.debug("Scala completion/inspect failed", exc_info=True)
+            return None
+        finally:
+            self._lock.release()
+
+    def _build_repl(self) -> None:
+        """The REPL for a request, unless a cell holds the REPL (it builds it itself)."""
+        if not self._acquire_for_request():
+            return
+        try:
+            self._start_repl()
+        except Exception:
+            log.debug("building the Scala REPL for a request failed", exc_info=True)
+        finally:
+            self._lock.release()
 
     def add_jar(self, url: str) -> None:
         """Put a jar on the REPL's compile and run-time classpath (the ``%AddJar`` hook); the session
