@@ -178,6 +178,7 @@ def test_display_from_scala(scala) -> None:
 
 @pytest.mark.java
 def test_interrupt_a_scala_busy_loop(scala) -> None:
+    assert value(scala, "1 + 1") == "2"  # Spark and the REPL are up: the time below is the interrupt's
     threading.Thread(target=lambda: (time.sleep(1.5), scala.interrupt())).start()
     started = time.monotonic()
     outcome = scala.execute("var i = 0L; while (true) { i += 1 }", CollectingSink())
