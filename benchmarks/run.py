@@ -144,6 +144,7 @@ TARGETS = [
     Target("print_100k", "ours", 0.5, check=("print_100k_in_order", True)),
     *(Target("interrupt", k, 1.0, True, ("interrupt_job_cancelled", True)) for k in ("ours", "ours-scala")),
     *(Target("shutdown", k, 2.0, True, ("shutdown_orphans", 0)) for k in ("ours", "ours-scala")),
+    *(Target("shutdown_starting", k, 2.0, True, ("shutdown_starting_orphans", 0)) for k in ("ours", "ours-scala")),
 ]
 
 
@@ -195,9 +196,33 @@ def measure(name: str, skip: set[str], log: Path) -> dict[str, Any]:
         for step, function in STEPS.items():
             if step not in skip:
                 figures.update(function(bench))
-        return figures
     finally:
         bench.close()
+    if "shutdown_starting" not in skip:
+        figures.update(measure_shutdown_while_starting(name, log))
+    return figures
+
+
+def _is_java(proc: psutil.Process) -> bool:
+    try:
+        return "java" in proc.name()
+    except psutil.Error:
+        return False
+
+
+def measure_shutdown_while_starting(name: str, log: Path) -> dict[str, Any]:
+    """A fresh kernel asked to shut down as soon as its Spark JVM launch is under way (our kernels start
+    Spark in the background at once; the others have no JVM yet after 3 s, or are one)."""
+    bench = Bench(name, log)
+    try:
+        bench.kc.wait_for_ready(timeout=120)
+        deadline = time.perf_counter() + 3
+        while time.perf_counter() < deadline and not any(_is_java(p) for p in bench.processes()[1:]):
+            time.sleep(0.05)
+        found = measure_shutdown(bench)
+    finally:
+        bench.close()
+    return {"shutdown_starting": found["shutdown"], "shutdown_starting_orphans": found["shutdown_orphans"]}
 
 
 def measure_roundtrip(bench: Bench) -> dict[str, Any]:
@@ -394,7 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of every kernel, interleaved")
     parser.add_argument("--only", nargs="+", choices=list(KERNELS), help="these kernels only")
-    parser.add_argument("--skip", nargs="*", default=[], choices=list(STEPS), help="figures not to measure")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=[*STEPS, "shutdown_starting"], help="figures not to measure"
+    )
     parser.add_argument(
         "--no-class-sharing",
         dest="class_sharing",

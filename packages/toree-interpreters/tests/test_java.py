@@ -126,9 +126,14 @@ def test_check_java_too_old_names_what_to_install(tmp_path: Path, monkeypatch: p
 
 
 @pytest.mark.timeout(60)
-def test_java_8_is_enough_when_spark_3_needs_only_8(tmp_path: Path) -> None:
+def test_java_8_is_too_old_even_for_spark_3(tmp_path: Path) -> None:
+    """Spark 3.5 alone would start on Java 8; the kernel is built and tested on 17+ and says so."""
+    spark_home = tmp_path / "spark"
+    spark_home.mkdir()
+    (spark_home / "RELEASE").write_text("Spark 3.5.7 built for Hadoop 3.3.4\n")
     home = jdk(tmp_path, OUTPUTS["8"][0])
-    assert jv.check_java(8, env={"JAVA_HOME": str(home)}).major == 8
+    with pytest.raises(jv.JavaTooOld, match=r"Java 1\.8\.0_392 .* too old: Toree and its Spark need Java 17 or newer"):
+        jv.check_java(jv.required_java(spark_home), env={"JAVA_HOME": str(home)})
 
 
 def test_check_java_without_any_java(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,7 +180,7 @@ def test_spark_version_of_a_spark_home(
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     assert jv.spark_version(tmp_path) == expected
-    assert jv.required_java(tmp_path) == (8 if expected and expected[0] == 3 else 17)
+    assert jv.required_java(tmp_path) == 17
 
 
 def test_spark_version_of_installed_pyspark() -> None:
@@ -183,7 +188,7 @@ def test_spark_version_of_installed_pyspark() -> None:
 
     major, minor = (int(p) for p in metadata.version("pyspark").split(".")[:2])
     assert jv.spark_version() == (major, minor)
-    assert jv.required_java() == (17 if major >= 4 else 8)
+    assert jv.required_java() == 17
 
 
 @pytest.mark.timeout(120)
@@ -196,3 +201,33 @@ def test_real_java_on_this_machine() -> None:
     real = shutil.which("java")
     if real and not os.environ.get("JAVA_HOME"):
         assert info.path == Path(real)
+
+
+@pytest.mark.timeout(60)
+def test_an_interrupt_to_the_process_group_does_not_kill_the_probe(tmp_path: Path) -> None:
+    """jupyter_client interrupts a kernel (also before shutting it down) with SIGINT to its process group:
+    a `java -version` running then must not die of it and fail the Spark start as "no version"."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text("#!/bin/sh\nsleep 2\necho 'openjdk version \"17.0.1\" 2021-10-19' >&2\n")
+    java.chmod(0o755)
+    kernel_like = subprocess.Popen(  # handles SIGINT (not SIG_IGN, which children would inherit), as the kernel
+        [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, lambda *_: None)\n"
+         "from toree_interpreters.spark import java\nprint(java.check_java(17).version_string)"],
+        env={**os.environ, "JAVA_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(1.0)  # the probe is sleeping
+    os.killpg(kernel_like.pid, signal.SIGINT)
+    out, err = kernel_like.communicate(timeout=30)
+    assert kernel_like.returncode == 0, err
+    assert out.strip() == "17.0.1"

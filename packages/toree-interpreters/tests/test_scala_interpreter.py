@@ -242,7 +242,9 @@ def test_display_from_scala(scala) -> None:
     assert ("clear", False) in cleared.events
 
 
+@pytest.mark.java
 def test_interrupt_a_scala_busy_loop(scala) -> None:
+    assert value(scala, "1 + 1") == "2"  # Spark and the REPL are up: the time below is the interrupt's
     threading.Thread(target=lambda: (time.sleep(1.5), scala.interrupt())).start()
     started = time.monotonic()
     outcome = scala.execute("var i = 0L; while (true) { i += 1 }", CollectingSink())
@@ -251,6 +253,7 @@ def test_interrupt_a_scala_busy_loop(scala) -> None:
     assert value(scala, "21 * 2") == "42"
 
 
+@pytest.mark.java
 def test_loops_check_for_interrupts(scala) -> None:
     """The compiler's interrupt checks end a busy loop on any Java (no Thread.stop needed)."""
     for loop in ("while (true) { n += 1 }", "do { n += 1 } while (true)"):
@@ -268,6 +271,7 @@ def test_scala_udf_used_from_sql(scala, spark_manager) -> None:
     assert spark_manager.get().sql("SELECT plus_one(41) AS v").first().v == 42
 
 
+@pytest.mark.java
 def test_add_jar_makes_a_class_usable(scala, spark_manager, tmp_path) -> None:
     import shutil
     import subprocess
@@ -309,6 +313,7 @@ def test_the_jvm_standard_streams_are_put_back_after_a_cell(scala, spark_manager
     assert streams() == host  # a cell's own System.setOut does not outlive the cell
 
 
+@pytest.mark.java
 def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) -> None:
     """Where Thread.stop is gone (Java 20+), or a line catches what it throws, the cell still ends:
     its thread is left running, the cell says so, the REPL stays usable."""

@@ -29,6 +29,7 @@ def java_children() -> set[int]:
 
 
 @pytest.mark.spark
+@pytest.mark.java
 def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm() -> None:
     before = java_children()
     manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
@@ -51,6 +52,40 @@ def test_lazy_mode_starts_spark_only_when_a_cell_uses_it_and_stop_leaves_no_jvm(
 
 
 @pytest.mark.spark
+@pytest.mark.java
+def test_stop_while_the_session_starts_kills_the_launch_and_a_later_session_starts() -> None:
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is not None:
+        pytest.skip("another test's Spark session is up in this process: there would be no launch to stop")
+    before = java_children()
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
+    manager.start()
+    deadline = time.monotonic() + 60
+    while not java_children() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert java_children() - before, "the launch started no JVM"
+    started = time.monotonic()
+    manager.stop()
+    stopped_in = time.monotonic() - started
+    assert not manager.is_ready
+    with pytest.raises(SparkUnavailable, match="stopped while it started"):
+        manager.get(timeout=5)
+    deadline = time.monotonic() + 5
+    while java_children() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not java_children() - before, "a JVM of the stopped launch survived"
+    assert stopped_in < 5, f"stop waited {stopped_in:.1f} s for the session to come up"
+    # pyspark forgot the killed JVM: a new session in this process launches a JVM of its own
+    again = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
+    try:
+        assert again.get(timeout=120).range(3).count() == 3
+    finally:
+        again.stop()
+
+
+@pytest.mark.spark
+@pytest.mark.java
 def test_eager_start_returns_at_once() -> None:
     manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
     try:
@@ -74,6 +109,17 @@ def test_none_mode_gives_a_clear_error() -> None:
         manager.get()
 
 
+@pytest.mark.parametrize("mode", ["lazy", "none"])
+def test_wait_ready_never_starts_a_session(mode: str) -> None:
+    """Completion right after start-up waits for a session that is starting, never for one nobody started."""
+    manager = SparkSessionManager(SPARK_ARGS, init_mode=mode)
+    started = time.monotonic()
+    assert manager.wait_ready(30) is False
+    assert time.monotonic() - started < 1
+    assert not manager.is_ready
+    manager.stop()
+
+
 def test_bad_init_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="init_mode"):
         SparkSessionManager(init_mode="sometimes")
@@ -84,6 +130,29 @@ def test_missing_java_is_explained(monkeypatch) -> None:
     manager = SparkSessionManager(SPARK_ARGS, init_mode="lazy")
     with pytest.raises(SparkUnavailable, match=f"Java {required_java()} or newer"):
         manager.get(timeout=30)
+
+
+@pytest.mark.timeout(60)
+def test_java_older_than_17_is_refused_at_start_with_what_to_install(tmp_path, monkeypatch) -> None:
+    """A fake JAVA_HOME whose java reports 11: the eager start fails at once, before any JVM is launched,
+    and says which Java was found, that 17 is needed, and how to get it; nothing was launched."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    before = java_children()
+    manager = SparkSessionManager(SPARK_ARGS, init_mode="eager")
+    manager.start()
+    try:
+        with pytest.raises(SparkUnavailable) as info:
+            manager.get(timeout=30)
+    finally:
+        manager.stop()
+    message = str(info.value)
+    assert f"Java 11.0.22 at {java} is too old" in message, message
+    assert "need Java 17 or newer" in message and "JAVA_HOME" in message and "restart the kernel" in message
+    assert not java_children() - before
 
 
 @pytest.mark.spark

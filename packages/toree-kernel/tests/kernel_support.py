@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -182,6 +182,26 @@ def installed_kernel(
     env = {**os.environ, "TOREE_HISTORY_FILE": str(prefix / "history.sqlite"), **(env or {})}
     with Kernel(name, env=env, jupyter_path=jupyter_path, timeout=timeout) as kernel:
         yield kernel
+
+
+def answer_during_start_up(ask: Callable[[], dict], answered: Callable[[dict], bool], bound: float) -> dict:
+    """The reply to a request (completion, inspect) sent while the kernel's Spark is still starting.
+
+    The kernel waits up to ``bound`` s for what the request needs and answers. On a machine too slow to
+    start it within the bound (a loaded 2-core box) the first reply may come empty, but only once the bound
+    passed, never sooner, and the work goes on: a later request must answer. Any other outcome fails."""
+    started = time.monotonic()
+    reply = ask()
+    took = time.monotonic() - started
+    assert took < bound + 5, f"the first request took {took:.1f} s: the wait is not bounded by {bound} s"
+    if answered(reply):
+        return reply
+    assert took > bound - 1, f"an empty answer after {took:.1f} s, before the {bound} s bound: it did not wait"
+    for _ in range(5):
+        reply = ask()
+        if answered(reply):
+            return reply
+    raise AssertionError(f"no answer in 6 requests after start-up: {reply}")
 
 
 class WarmedKernelTests(jupyter_kernel_test.KernelTests):

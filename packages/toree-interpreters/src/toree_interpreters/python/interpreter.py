@@ -50,6 +50,7 @@ from .host_hooks import HOOK_MODES, HookMode, HostHooks
 log = logging.getLogger(__name__)
 
 SPARK_NAMES = frozenset({"spark", "sc", "sqlContext"})
+REQUEST_WAIT_S = 10.0  # completion/inspect of spark... right after start-up wait this long for the session
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -276,10 +277,23 @@ class PySparkInterpreter(Interpreter):
 
     # Introspection --------------------------------------------------------------------------------
     def complete(self, code: str, cursor_pos: int) -> Completion:
+        self._await_spark_names(code, cursor_pos)
         return introspection.complete(self.namespace, code, cursor_pos)
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
+        self._await_spark_names(code, cursor_pos)
         return introspection.inspect(self.namespace, code, cursor_pos)
+
+    def _await_spark_names(self, code: str, cursor_pos: int) -> None:
+        """``spar<Tab>`` or ``spark.ran<Tab>`` right after start-up: the session is still starting and
+        ``spark``/``sc`` are bound by the first cell. When the name at the cursor is (the start of) one of
+        them, wait for the session (bounded) and bind them now; not while a cell runs (it binds them)."""
+        if self._exec_thread is not None or "spark" in self.namespace:
+            return
+        head = introspection.dotted_name_at(code, cursor_pos).split(".")[0]
+        wanted = head and any(name.startswith(head) for name in SPARK_NAMES)
+        if wanted and self.spark.wait_ready(REQUEST_WAIT_S):
+            self._bind_spark()
 
     def is_complete(self, code: str) -> IsComplete:
         return introspection.is_complete(code)

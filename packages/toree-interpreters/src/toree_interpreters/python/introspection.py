@@ -40,6 +40,14 @@ def complete(namespace: dict[str, Any], code: str, cursor_pos: int) -> Completio
     )
 
 
+def dotted_name_at(code: str, cursor_pos: int) -> str:
+    """The dotted name that ends at the cursor (``spark.ran`` in ``x = spark.ran|``), or ""."""
+    start = cursor_pos
+    while start > 0 and (code[start - 1].isidentifier() or code[start - 1].isdigit() or code[start - 1] == "."):
+        start -= 1
+    return code[start:cursor_pos].lstrip(".0123456789")
+
+
 def inspect(namespace: dict[str, Any], code: str, cursor_pos: int) -> MimeBundle | None:
     """Signature, type and docstring of the name at ``cursor_pos``, as text."""
     import jedi

@@ -162,6 +162,7 @@ class IPythonInterpreter(PySparkInterpreter):
     def complete(self, code: str, cursor_pos: int) -> Completion:
         from IPython.core.completer import provisionalcompleter, rectify_completions
 
+        self._await_spark_names(code, cursor_pos)
         with provisionalcompleter():
             found = list(rectify_completions(code, self.shell.Completer.completions(code, cursor_pos)))
         if not found:
@@ -177,6 +178,7 @@ class IPythonInterpreter(PySparkInterpreter):
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
         from IPython.utils.tokenutil import token_at_cursor
 
+        self._await_spark_names(code, cursor_pos)
         name = token_at_cursor(code, cursor_pos)
         try:
             bundle: MimeBundle = self.shell.object_inspect_mime(name, detail_level=detail_level)

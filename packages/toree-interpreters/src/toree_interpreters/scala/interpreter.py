@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -46,7 +46,9 @@ from .bridge import BridgeError, ReplBridge, Verdict, shipped_scala_version, war
 from .forwarding import Forwarder
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 STOP_AFTER_S = 1.0  # an interrupted cell still busy this long after Thread.interrupt gets stopped
+REQUEST_WAIT_S = 10.0  # completion/inspect right after start-up wait this long for Spark and the REPL
 
 
 class ScalaInterpreter(Interpreter):
@@ -86,6 +88,8 @@ class ScalaInterpreter(Interpreter):
         self.warmup_compiles = 150  # background compiles after start-up; 0 turns warm-up off
         self.interrupt_checks = True  # compile loops with an interrupt check (see interrupt_checks)
         self._pending_jars: list[str] = []  # added before the REPL existed
+        self._repl_builder: threading.Thread | None = None  # builds the REPL for completion right after start
+        self._lock_for_builder = threading.Lock()
         self._jars: list[str] = []  # added to the REPL: added again to a new one (after the JVM died)
         self.options = options if options is not None else OutputOptions()
         spark.on_lost(self._forget_jvm)
@@ -290,31 +294,60 @@ class ScalaInterpreter(Interpreter):
             return bridge.term(name)
 
     def complete(self, code: str, cursor_pos: int) -> Completion:
-        """The presentation compiler's candidates; nothing while a cell runs or Spark is down."""
-        if not self.spark.is_ready or not self._acquire_for_request():
+        """The presentation compiler's candidates; nothing while a cell runs or Spark is down. Right after
+        start-up it waits for the session that is starting and the REPL (see ``_ask``)."""
+        found = self._ask(lambda bridge: completion.candidates(bridge, code, cursor_pos, self._scala_version))
+        if found is None:
             return Completion([], cursor_pos, cursor_pos)
+        start, names = found
+        return Completion(sorted(set(names)), start, cursor_pos)
+
+    def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
+        """The type of the term under the cursor (``greeting: String``); waits for start-up as ``complete``."""
+        if not repl_output.word_at(code, cursor_pos):
+            return None
+        text = self._ask(lambda bridge: completion.inspection(bridge, code, cursor_pos))
+        return None if text is None else {"text/plain": text}
+
+    def _ask(self, question: Callable[[ReplBridge], T]) -> T | None:
+        """``question`` answered by the REPL for completion/inspect; None while a cell runs, Spark is down,
+        or it failed (best-effort: never an error for the user). Right after start-up the session and the
+        REPL are waited for, ``REQUEST_WAIT_S`` in all; a REPL still being built then goes on being built
+        in the background, and the next request waits for that same build."""
+        deadline = time.monotonic() + REQUEST_WAIT_S
+        if not self.spark.wait_ready(REQUEST_WAIT_S):
+            return None
+        bridge = self._bridge
+        if bridge is None or bridge.session is not self.spark.session_if_ready:
+            with self._lock_for_builder:
+                builder = self._repl_builder
+                if builder is None or not builder.is_alive():
+                    builder = threading.Thread(target=self._build_repl, name="scala-repl-build", daemon=True)
+                    self._repl_builder = builder
+                    builder.start()
+            builder.join(max(0.0, deadline - time.monotonic()))
+            if builder.is_alive():
+                return None
+        if not self._acquire_for_request():
+            return None
         try:
-            start, names = completion.candidates(self._start_repl(), code, cursor_pos, self._scala_version)
-            return Completion(sorted(set(names)), start, cursor_pos)
-        except Exception:  # completion is best-effort: never an error for the user
-            log.debug("Scala completion failed", exc_info=True)
-            return Completion([], cursor_pos, cursor_pos)
+            return question(self._start_repl())
+        except Exception:
+            log.debug("Scala completion/inspect failed", exc_info=True)
+            return None
         finally:
             self._lock.release()
 
-    def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
-        """The type of the term under the cursor (``greeting: String``)."""
-        bridge = self._bridge
-        if not repl_output.word_at(code, cursor_pos) or bridge is None or not self._acquire_for_request():
-            return None
+    def _build_repl(self) -> None:
+        """The REPL for a request, unless a cell holds the REPL (it builds it itself)."""
+        if not self._acquire_for_request():
+            return
         try:
-            text = completion.inspection(bridge, code, cursor_pos)
+            self._start_repl()
         except Exception:
-            log.debug("Scala inspect failed", exc_info=True)
-            return None
+            log.debug("building the Scala REPL for a request failed", exc_info=True)
         finally:
             self._lock.release()
-        return None if text is None else {"text/plain": text}
 
     def add_jar(self, url: str) -> None:
         """Put a jar on the REPL's compile and run-time classpath (the ``%AddJar`` hook); the session

@@ -7,7 +7,9 @@ that state has to be reset by hand before ``getOrCreate()`` will launch a new on
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
+import time
 import warnings
 from typing import Any
 
@@ -106,3 +108,64 @@ def end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
     except (subprocess.TimeoutExpired, OSError):
         proc.kill()
         proc.wait(timeout)
+
+
+def launches_jvm() -> bool:
+    """``getOrCreate()`` will launch a driver JVM of this process: pyspark has no gateway yet and is
+    not told to attach to one (``PYSPARK_GATEWAY_PORT``)."""
+    from pyspark import SparkContext
+
+    return SparkContext._gateway is None and "PYSPARK_GATEWAY_PORT" not in os.environ
+
+
+def forget_launch() -> None:
+    """A launch killed half-way (``launch.kill_launch``): pyspark may already keep the gateway of the
+    killed JVM (and a context being built on it); forget both so that a later session launches anew."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        try:
+            gateway.shutdown()
+        except Exception:
+            log.debug("closing the killed JVM's py4j gateway", exc_info=True)
+    with SparkContext._lock:
+        SparkContext._active_spark_context = None
+    forget_gateway()
+
+
+def death(session: Any, exc: BaseException | None = None, wait: float = 3.0) -> str | None:
+    """How the classic session's JVM died (``exit code 1``, ``killed by signal 9`` ...), None while it
+    lives. With a py4j connection error ``exc``, waits up to ``wait`` s for a dying JVM to be reaped."""
+    proc = gateway_process(session)
+    if proc is None:
+        return None
+    if connection_error(exc):
+        deadline = time.monotonic() + wait
+        while not process_ended(proc) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    if not process_ended(proc):
+        return None
+    try:
+        code: int | None = proc.wait(5)  # a JVM with many threads takes a moment to be reapable
+    except subprocess.TimeoutExpired:
+        code = None
+    how = "exit status unknown" if code is None else f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    if code == 52:  # SparkExitCode.OOM
+        how += ", out of memory"
+    return how
+
+
+def stop(session: Any, timeout: float) -> None:
+    """Stop a classic session and make sure its JVM process is gone (killed after ``timeout`` s)."""
+    proc = gateway_process(session)
+    if not alive(session):
+        discard(session)
+    else:
+        try:
+            session.stop()
+        except Exception:
+            log.exception("stopping the Spark session failed")
+    if proc is not None:
+        end_process(proc, timeout)
+    forget_gateway()

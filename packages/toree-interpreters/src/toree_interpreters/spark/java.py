@@ -1,4 +1,4 @@
-"""Is there a Java that this Spark can run on? Asked by the installer (so users learn it before a cell
+"""Is there a Java that the kernel and its Spark can run on? Asked by the installer (so users learn it before a cell
 fails) and by the session manager before it launches the JVM (so a cell says what to install).
 
 Java is looked up the way Spark's launcher (``bin/spark-class``) does: ``$JAVA_HOME/bin/java`` when
@@ -99,6 +99,9 @@ def _probe(java: Path) -> tuple[tuple[int, ...], str]:
             text=True,
             timeout=_VERSION_TIMEOUT,
             check=False,
+            # Its own session: an interrupt sent to the kernel's process group (jupyter_client's SIGINT,
+            # also before a shutdown) must not kill the probe and fail the Spark start as "no version".
+            start_new_session=True,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise JavaNotFound(f"Could not run `{java} -version`: {exc}") from None
@@ -130,7 +133,7 @@ def check_java(minimum: int = DEFAULT_MINIMUM, *, env: dict[str, str] | None = N
         raise JavaNotFound(f"{exc} {hint}") from None
     if version[0] < minimum:
         raise JavaTooOld(
-            f"Java {text} at {java} is too old: this Spark needs Java {minimum} or newer. {hint}"
+            f"Java {text} at {java} is too old: Toree and its Spark need Java {minimum} or newer. {hint}"
         )
     return JavaInfo(path=java, version=version, version_string=text)
 
@@ -165,8 +168,9 @@ def spark_version(spark_home: str | os.PathLike[str] | None = None) -> tuple[int
 
 
 def required_java(spark_home: str | os.PathLike[str] | None = None) -> int:
-    """Minimum Java feature release for that Spark: 17 for Spark 4, 8 for Spark 3, 17 when unknown."""
-    version = spark_version(spark_home)
-    if version is not None and version[0] <= 3:
-        return 8
+    """Minimum Java feature release: 17 for every Spark. Spark 3.5 alone still starts on Java 8 or 11,
+    but the kernel is built and tested on Java 17 and 21 only (the Scala REPL's interrupt checks, class
+    data sharing, Spark 4's JVM options), so older Java is refused at start with what to install.
+    ``spark_home`` is kept for callers that name their Spark."""
+    del spark_home
     return DEFAULT_MINIMUM

@@ -18,17 +18,15 @@ import logging
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import class_sharing, driver, java
+from . import class_sharing, driver, java, launch, remote
 from .environment import LaunchEnvironment
 from .resolver import MavenResolver
 from .submit_args import conf_pairs, option_values
@@ -48,6 +46,7 @@ INTERACTIVE_DEFAULTS = {
     # kernel's terminal) as carriage-return noise.
     "spark.ui.showConsoleProgress": "false",
 }
+STOPPED = "the Spark session was stopped while it started"
 LOST_STATE = "DataFrames, temp views, cached data and Scala definitions of the old session are gone"
 
 
@@ -91,6 +90,8 @@ class SparkSessionManager:
         self._thread: threading.Thread | None = None
         self._notice: str | None = None  # for the next cell: the session was replaced
         self._on_lost: list[Callable[[], None]] = []
+        self._stopping = False  # stop() was called: a session still starting is not kept
+        self._launching = False  # getOrCreate() is launching a driver JVM of this process
         self.generation = 0  # sessions started so far (a new one after the JVM died counts)
         self._env = LaunchEnvironment()  # what launching changed in os.environ; put back by stop()
         # %AddDeps: Maven resolution in this session's driver JVM (it remembers unreachable repositories)
@@ -130,6 +131,13 @@ class SparkSessionManager:
         """A session was started (its JVM may have died since: ``get()`` then starts a new one)."""
         return self._session is not None
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a session that is starting (never starts one): True when one is up.
+        For requests that need the session but must not hang, such as completion right after start-up."""
+        if self._thread is not None:
+            self._done.wait(timeout)
+        return self.session_if_ready is not None
+
     @property
     def session_if_ready(self) -> SparkSession | None:
         """The session if it is up and its JVM alive, without starting or waiting for it."""
@@ -168,22 +176,9 @@ class SparkSessionManager:
         session = self._session
         if session is None or is_connect(session):
             return None
-        proc = driver.gateway_process(session)
-        if proc is None:
+        how = driver.death(session, exc, wait)
+        if how is None:
             return None
-        if driver.connection_error(exc):
-            deadline = time.monotonic() + wait
-            while not driver.process_ended(proc) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        if not driver.process_ended(proc):
-            return None
-        try:
-            code: int | None = proc.wait(5)  # a JVM with many threads takes a moment to be reapable
-        except subprocess.TimeoutExpired:
-            code = None
-        how = "exit status unknown" if code is None else f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        if code == 52:  # SparkExitCode.OOM
-            how += ", out of memory"
         return SparkUnavailable(
             f"the Spark JVM died ({how}); the next cell starts a new Spark session ({LOST_STATE})"
         )
@@ -238,13 +233,25 @@ class SparkSessionManager:
         started = time.perf_counter()
         try:
             with self._env.recorded():
-                self._session = self._build()
+                session = self._build()
+            with self._lock:
+                stopping = self._stopping
+                if not stopping:
+                    self._session = session
+            if stopping:  # stop() came while it started, too late to cancel the launch
+                self._stop_session(session, 5.0)
+                raise SparkUnavailable(STOPPED)
             self.generation += 1
             self.ready_at = time.time()
             log.info("Spark session ready in %.1f s", time.perf_counter() - started)
         except BaseException as exc:  # reported to every cell that asks for the session
-            self._error = _explain_start_failure(exc)
-            log.error("Spark session failed to start: %s", self._error)
+            if self._stopping:
+                self._error = SparkUnavailable(STOPPED)
+                if self.remote is None:
+                    driver.forget_launch()  # pyspark may hold the gateway of the JVM stop() killed
+            else:
+                self._error = _explain_start_failure(exc)
+                log.error("Spark session failed to start: %s", self._error)
         finally:
             self._done.set()
 
@@ -275,7 +282,13 @@ class SparkSessionManager:
         if sharing:
             log.info("the driver JVM uses the class-data-sharing archive %s", sharing[0].partition("=")[2])
         with self._env.prepended_opts(sharing):
-            return builder.getOrCreate()
+            if self._stopping:
+                raise SparkUnavailable(STOPPED)
+            self._launching = driver.launches_jvm()  # from here on stop() kills the launch
+            try:
+                return builder.getOrCreate()
+            finally:
+                self._launching = False
 
     def _build_remote(self, url: str) -> SparkSession:
         """A Spark Connect session; of the spark-submit options only ``--conf k=v`` means anything here."""
@@ -285,7 +298,10 @@ class SparkSessionManager:
             import pyspark.sql.connect.session  # noqa: F401  (grpcio, pandas, pyarrow ...)
         except ImportError as exc:
             raise SparkUnavailable(f"the Spark Connect client needs pyspark[connect] installed: {exc}") from None
-        _check_reachable(url)
+        try:
+            remote.check_reachable(url)
+        except remote.ConnectUnreachable as exc:
+            raise SparkUnavailable(str(exc)) from None
         confs = dict(conf_pairs(self.spark_args))
         confs.update(self.conf)
         builder = SparkSession.builder.remote(url)
@@ -325,44 +341,29 @@ class SparkSessionManager:
             self._env.restore()
 
     def _stop(self, timeout: float) -> None:
-        if self._thread is not None:
-            self._done.wait(timeout)
-        session, self._session = self._session, None
-        if session is None:
-            return
+        with self._lock:
+            self._stopping = True
+        # A session still starting: its JVM launch is killed rather than waited for (see launch.py).
+        deadline = time.monotonic() + timeout
+        while self._thread is not None and not self._done.is_set() and time.monotonic() < deadline:
+            if self._launching:
+                launch.kill_launch()
+            self._done.wait(0.05)
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            self._stop_session(session, timeout)
+        shutil.rmtree(self.repl_class_dir, ignore_errors=True)
+
+    @staticmethod
+    def _stop_session(session: SparkSession, timeout: float) -> None:
         if is_connect(session):  # a client: the server (and its session) live on
             try:
                 session.stop()
             except Exception:
                 log.exception("closing the Spark Connect session failed")
             return
-        proc = driver.gateway_process(session)
-        if not _jvm_alive(session):
-            driver.discard(session)
-        else:
-            try:
-                session.stop()
-            except Exception:
-                log.exception("stopping the Spark session failed")
-        if proc is not None:
-            driver.end_process(proc, timeout)
-        driver.forget_gateway()
-        shutil.rmtree(self.repl_class_dir, ignore_errors=True)
-
-
-def _check_reachable(url: str, timeout: float = 10.0) -> None:
-    """Fail fast: the Connect client retries an unreachable server for minutes before it gives up."""
-    parsed = urllib.parse.urlsplit(url)
-    try:
-        port = parsed.port or 15002
-    except ValueError:
-        port = 0
-    if parsed.scheme != "sc" or not parsed.hostname or not port:
-        raise SparkUnavailable(f"{url!r} is not a Spark Connect URL (expected sc://HOST[:PORT])")
-    try:
-        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
-    except OSError as exc:
-        raise SparkUnavailable(f"cannot reach the Spark Connect server at {parsed.hostname}:{port}: {exc}") from None
+        driver.stop(session, timeout)
 
 
 def _jvm_alive(session: Any) -> bool:
