@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..comms import CommManager
 from ..contract import Completion, ExecuteOutcome, IsComplete, MimeBundle, OutputOptions, OutputSink
@@ -24,7 +25,9 @@ from ..spark.errors import shorten
 from ..spark.session import SparkSessionManager
 from .host_hooks import HookMode
 from .interpreter import SPARK_NAMES, PySparkInterpreter, _failed, _uses_names
-from .ipython_parts import ToreeShell, align_history, forget, make_current, write_stderr
+
+if TYPE_CHECKING:  # IPython itself is imported when the shell is built (off the kernel's start-up path)
+    from .ipython_parts import ToreeShell
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _SPARK_WORD = re.compile(r"\b(?:" + "|".join(sorted(SPARK_NAMES)) + r")\b")
@@ -54,6 +57,7 @@ class IPythonInterpreter(PySparkInterpreter):
         self.inline_plots = inline_plots
         del self.namespace["display"]  # IPython's own display() (a builtin under the shell)
         self._shell: ToreeShell | None = None
+        self._shell_lock = threading.Lock()
         self._count: int | None = None  # the kernel's number for the next cell (None: IPython counts)
         self._store_history = True
         self._shown: dict[int, list[str]] = {}  # the traceback IPython made of each error of the cell
@@ -61,13 +65,16 @@ class IPythonInterpreter(PySparkInterpreter):
     @property
     def shell(self) -> ToreeShell:
         """The shell, made on first use (``start()`` makes it)."""
-        if self._shell is None:
-            self._shell = self._make_shell()
-        return self._shell
+        with self._shell_lock:  # start() may be building it on its own thread
+            if self._shell is None:
+                self._shell = self._make_shell()
+            return self._shell
 
     def _make_shell(self) -> ToreeShell:
         from IPython.display import update_display
         from traitlets.config import Config
+
+        from .ipython_parts import ToreeShell, make_current
 
         config = Config()
         config.HistoryManager.enabled = False  # the kernel keeps the history; In/Out stay in memory
@@ -90,11 +97,15 @@ class IPythonInterpreter(PySparkInterpreter):
         if self.inline_plots:
             os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
         super().start()
-        _ = self.shell
+        # IPython loads (~0.2 s) on a thread of its own, so a kernel answers kernel_info meanwhile; the
+        # first request that needs the shell waits for it.
+        threading.Thread(target=lambda: self.shell, name="ipython-shell", daemon=True).start()
 
     def shutdown(self) -> None:
         super().shutdown()
         if self._shell is not None:
+            from .ipython_parts import forget
+
             forget(self._shell)
 
     def begin_cell(self, execution_count: int, *, store_history: bool = True) -> None:
@@ -118,6 +129,8 @@ class IPythonInterpreter(PySparkInterpreter):
         return _uses_names(compiled, None, SPARK_NAMES)
 
     def _run_cell(self, shell: ToreeShell, code: str, cell: SparkCell) -> ExecuteOutcome:
+        from .ipython_parts import align_history, make_current, write_stderr
+
         make_current(shell)
         if self._count is not None and self._store_history:
             align_history(shell, self._count)
