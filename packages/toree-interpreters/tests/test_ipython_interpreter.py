@@ -3,7 +3,13 @@ IPython cells through its own sink. No Spark: ``init_mode="none"`` and code that
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from interp_support import CollectingSink
@@ -52,3 +58,43 @@ def test_help_payload_errors_and_a_failing_magic(ipy: IPythonInterpreter) -> Non
     assert ipy.execute("%notamagic", CollectingSink()).error.ename == "UsageError"  # type: ignore[union-attr]
     assert ipy.execute("1 + 1", CollectingSink()).result == {"text/plain": "2"}
     assert "timeit" in ipy.language_magics()["line"] and "time" in ipy.language_magics()["cell"]
+
+
+def test_without_matplotlib_nothing_breaks() -> None:
+    """Inline plots are on by default; where matplotlib is not installed, cells run as usual and
+    ``%matplotlib inline`` says what is missing (a fresh process in which matplotlib cannot be imported)."""
+    probe = textwrap.dedent(
+        """
+        import sys
+        sys.modules["matplotlib"] = None  # as if it were not installed
+        from interp_support import CollectingSink
+        from toree_interpreters import IPythonInterpreter, SparkSessionManager
+        ipy = IPythonInterpreter(SparkSessionManager(init_mode="none"))
+        ipy.start()
+        plot = ipy.execute("%matplotlib inline", CollectingSink())
+        print(repr((ipy.execute("6 * 7", CollectingSink()).result, plot.status, plot.error and plot.error.evalue)))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    assert done.returncode == 0, done.stderr
+    result, status, message = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert result == {"text/plain": "42"}
+    assert status == "error" and "matplotlib" in message
+
+
+def test_spark_inside_a_magic_or_help_counts_as_using_it(ipy: IPythonInterpreter) -> None:
+    """The first cell binds ``spark`` when it uses it, also where IPython turns it into a string."""
+    for code in ("%%time\nspark.range(3).count()", "%timeit spark.version", "spark?", "!echo {spark.version}"):
+        assert ipy._mentions_spark(code), code
+    assert not ipy._mentions_spark("%timeit sum(range(3))")
+    assert not ipy._mentions_spark("sparkle = 1")
+
+
+def test_importing_the_interpreters_does_not_load_ipython() -> None:
+    """IPython loads when an IPythonInterpreter builds its shell: embedders of the plain room never pay."""
+    probe = "import sys, toree_interpreters; print('IPython' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

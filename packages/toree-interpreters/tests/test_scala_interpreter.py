@@ -215,6 +215,16 @@ def test_definitions_that_belong_together_stay_together(scala) -> None:
     outcome = scala.execute(code, CollectingSink())
     assert outcome.status == "ok", outcome.error
     assert outcome.result == {"text/plain": "Square(1)"}
+    # One statement's text, though the parser makes several trees of it or starts it after its annotations.
+    patterns = (
+        "val (first, second) = (1, 2)\n"
+        "val Array(train, test) = Array(0.8, 0.2)\n"
+        "import scala.annotation.tailrec\n"
+        "@tailrec def down(n: Int): Int = if (n == 0) 0 else down(n - 1)\n"
+        "@transient lazy val later = 40\n"
+        "first + second + down(3) + later + (train + test).toInt"
+    )
+    assert value(scala, patterns) == "44"
 
 
 def test_kernel_data_round_trip_between_languages(scala, spark_manager, shared) -> None:
@@ -321,7 +331,8 @@ def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) ->
     started = time.monotonic()
     outcome = scala.execute(
         'while (!kernel.data.containsKey("release")) { try { while (!kernel.data.containsKey("release")) {} }'
-        ' catch { case _: Throwable => () } }; println("the abandoned line ended")',
+        ' catch { case _: Throwable => () } }; println("the abandoned line ended")\n'
+        'kernel.data.put("after_abandon", "ran")',  # a later statement of the abandoned cell
         CollectingSink(),
     )
     try:
@@ -336,3 +347,4 @@ def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) ->
     later = CollectingSink()
     scala.execute('println("a later cell")', later)
     assert later.text("stdout") == "a later cell\n"  # what the abandoned line printed stays out of it
+    assert "after_abandon" not in shared  # the abandoned cell's next statement never runs

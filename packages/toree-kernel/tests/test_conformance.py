@@ -6,7 +6,7 @@ import jupyter_kernel_test
 import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
 
-from toree_interpreters.python.interpreter import REQUEST_WAIT_S
+from toree_interpreters.spark.session import REQUEST_WAIT_S
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 

@@ -8,7 +8,7 @@ import time
 import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
 
-from toree_interpreters.scala.interpreter import REQUEST_WAIT_S
+from toree_interpreters.spark.session import REQUEST_WAIT_S
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 

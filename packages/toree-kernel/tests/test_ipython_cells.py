@@ -173,3 +173,29 @@ def test_interrupt_inside_an_ipython_magic(py: Kernel) -> None:
     error = py.error("import time\n%time time.sleep(60)")
     assert error["ename"] == "KeyboardInterrupt" and time.monotonic() - started < 30
     assert py.value("'alive'") == "'alive'"
+
+
+def test_a_dataframe_whose_job_fails_fails_the_cell(py: Kernel) -> None:
+    """IPython's formatters print what a repr raises and carry on; a DataFrame's failing job fails the cell."""
+    error = py.error("spark.range(3).selectExpr(\"raise_error('boom from the job') AS x\")")
+    assert "boom from the job" in error["evalue"], error
+    assert len(error["evalue"].splitlines()) <= 13  # shortened as any Spark error
+    assert py.value("spark.range(2).count()") == "2"
+
+
+def test_a_silent_cell_leaves_no_trace_in_the_history(py: Kernel) -> None:
+    py.ok("'visible'")
+    py.kc.execute("'from a silent cell'", silent=True)
+    assert py.kc.get_shell_msg(timeout=60)["content"]["status"] == "ok"
+    assert py.value("_") == "'visible'"
+
+
+def test_a_second_interrupt_reaches_a_cell_that_caught_the_first(py: Kernel) -> None:
+    """``!cmd`` catches the first interrupt (it stops the command); the next one stops the cell."""
+    timers = [threading.Timer(t, py.km.interrupt_kernel) for t in (2.0, 5.0)]
+    for timer in timers:
+        timer.start()
+    started = time.monotonic()
+    error = py.error("!sleep 30\nimport time\ntime.sleep(120)")
+    assert error["ename"] == "KeyboardInterrupt" and time.monotonic() - started < 30
+    assert py.value("'alive'") == "'alive'"

@@ -6,8 +6,6 @@ application can embed an interpreter with a sink of its own.
 
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING, Any
-
 from .contract import (
     Completion,
     ErrorInfo,
@@ -20,14 +18,11 @@ from .contract import (
     OutputSink,
     StdinNotAllowed,
 )
-from .python import PySparkInterpreter
+from .python import IPythonInterpreter, PySparkInterpreter
 from .scala import ScalaInterpreter
 from .shared_data import SharedData
 from .spark import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable
 from .sql import SQLInterpreter
-
-if TYPE_CHECKING:
-    from .python import IPythonInterpreter
 
 __all__ = [
     "Completion",
@@ -50,10 +45,3 @@ __all__ = [
     "StdinNotAllowed",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "IPythonInterpreter":  # imports IPython: only when asked for
-        from .python import IPythonInterpreter
-
-        return IPythonInterpreter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

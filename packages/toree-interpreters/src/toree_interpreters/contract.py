@@ -124,9 +124,12 @@ class Interpreter(ABC):
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
         """Run a cell. Must not raise for user errors: those become ``ExecuteOutcome.failed``."""
 
-    def begin_cell(self, execution_count: int, *, store_history: bool = True) -> None:  # noqa: B027
+    def begin_cell(  # noqa: B027
+        self, execution_count: int, *, store_history: bool = True, silent: bool = False
+    ) -> None:
         """The kernel's number for the cell about to run (called before each cell, in every language).
-        Interpreters that keep a history of their own (IPython's ``In``/``Out``/``_N``) follow it."""
+        Interpreters that keep a history of their own (IPython's ``In``/``Out``/``_N``) follow it;
+        a ``silent`` cell (a widget's, a variable inspector's) leaves no trace in it."""
 
     def language_magics(self) -> dict[str, list[str]]:
         """Magics the language itself understands (IPython's ``%timeit`` ...), by kind; a magics

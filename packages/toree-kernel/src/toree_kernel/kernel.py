@@ -105,7 +105,7 @@ class ToreeKernel(HandlerDefaults):
 
         interpreter = self.default
         for one in self.interpreters.values():  # IPython's In/Out/_N follow the kernel's count
-            one.begin_cell(count, store_history=request.store_history and not silent)
+            one.begin_cell(count, store_history=request.store_history and not silent, silent=silent)
         sink = IOPubSink(ctx)
         if self._last_sink is not None:
             self._last_sink.retire()

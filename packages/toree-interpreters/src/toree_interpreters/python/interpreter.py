@@ -42,7 +42,13 @@ from ..kernel_api import KernelAPI
 from ..spark import tables
 from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, lost, shorten
-from ..spark.session import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable, is_connect
+from ..spark.session import (
+    REQUEST_WAIT_S,
+    SparkConnectUnsupported,
+    SparkSessionManager,
+    SparkUnavailable,
+    is_connect,
+)
 from ..streams import SinkStream
 from . import introspection
 from .host_hooks import HOOK_MODES, HookMode, HostHooks
@@ -50,7 +56,6 @@ from .host_hooks import HOOK_MODES, HookMode, HostHooks
 log = logging.getLogger(__name__)
 
 SPARK_NAMES = frozenset({"spark", "sc", "sqlContext"})
-REQUEST_WAIT_S = 10.0  # completion/inspect of spark... right after start-up wait this long for the session
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -248,6 +253,10 @@ class PySparkInterpreter(Interpreter):
         tid, cell, number = self._exec_thread, self._spark_cell, self._cell
         if tid is None or cell is None:
             return
+        # Each interrupt may raise once more: code (or IPython's ``!cmd``) may have caught the last one.
+        if self._raise_lock.acquire(blocking=threading.get_ident() != tid):  # never waits in the handler
+            self._raised = False
+            self._raise_lock.release()
         first = not cell.interrupted
         cell.interrupt(on_tick=lambda: self._raise_out_of_jvm(tid, number))
         if first and _in_jvm_call(tid):

@@ -61,6 +61,8 @@ class IPythonInterpreter(PySparkInterpreter):
         self._count: int | None = None  # the kernel's number for the next cell (None: IPython counts)
         self._store_history = True
         self._shown: dict[int, list[str]] = {}  # the traceback IPython made of each error of the cell
+        self._display_failure: BaseException | None = None  # showing a DataFrame failed in this cell
+        self._silent = False
 
     @property
     def shell(self) -> ToreeShell:
@@ -89,8 +91,14 @@ class IPythonInterpreter(PySparkInterpreter):
         return shell
 
     def _spark_bundle(self, value: Any) -> MimeBundle | None:
-        df = tables.as_dataframe(value, self.spark.session_if_ready)
-        return None if df is None else tables.dataframe_bundle(df, self.options.max_rows)
+        """A DataFrame's table. Its job may fail or be interrupted: IPython's formatters would print that
+        and carry on, so it is kept for the cell's outcome instead (``_run_cell``)."""
+        try:
+            df = tables.as_dataframe(value, self.spark.session_if_ready)
+            return None if df is None else tables.dataframe_bundle(df, self.options.max_rows)
+        except BaseException as exc:
+            self._display_failure = self._display_failure or exc
+            return None
 
     # Lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,8 +116,8 @@ class IPythonInterpreter(PySparkInterpreter):
 
             forget(self._shell)
 
-    def begin_cell(self, execution_count: int, *, store_history: bool = True) -> None:
-        self._count, self._store_history = execution_count, store_history
+    def begin_cell(self, execution_count: int, *, store_history: bool = True, silent: bool = False) -> None:
+        self._count, self._store_history, self._silent = execution_count, store_history, silent
 
     def language_magics(self) -> dict[str, list[str]]:
         found = self.shell.magics_manager.magics
@@ -123,10 +131,14 @@ class IPythonInterpreter(PySparkInterpreter):
 
     def _mentions_spark(self, code: str) -> bool:
         try:
-            compiled = compile(self.shell.transform_cell(code), "<cell>", "exec")
+            transformed = self.shell.transform_cell(code)
+            compiled = compile(transformed, "<cell>", "exec")
         except Exception:  # IPython reports it when it runs the cell
             return _SPARK_WORD.search(code) is not None
-        return _uses_names(compiled, None, SPARK_NAMES)
+        if _uses_names(compiled, None, SPARK_NAMES):
+            return True
+        # In a magic's argument, ``spark?`` or ``!echo {spark.version}`` the name is only a string.
+        return "get_ipython()" in transformed and _SPARK_WORD.search(code) is not None
 
     def _run_cell(self, shell: ToreeShell, code: str, cell: SparkCell) -> ExecuteOutcome:
         from .ipython_parts import align_history, make_current, write_stderr
@@ -136,7 +148,8 @@ class IPythonInterpreter(PySparkInterpreter):
             align_history(shell, self._count)
         shell.displayhook.captured = None
         shell.take_errors()
-        result = shell.run_cell(code, store_history=self._store_history)
+        self._shown, self._display_failure = {}, None
+        result = shell.run_cell(code, store_history=self._store_history, silent=self._silent)
         payloads = shell.payload_manager
         assert payloads is not None
         payload = payloads.read_payload()
@@ -149,6 +162,8 @@ class IPythonInterpreter(PySparkInterpreter):
         if error is not None:
             self._shown = {id(evalue): stb for _, evalue, stb in shown}
             return self._failure(error, cell)
+        if self._display_failure is not None:  # the job behind a DataFrame's table failed or was interrupted
+            return self._failure(self._display_failure, cell)
         captured = shell.displayhook.captured
         if captured is None:
             return ExecuteOutcome(payload=payload)

@@ -6,13 +6,8 @@ a time, Spark job groups and interrupts through ``SparkCell``, a new REPL when t
 The JVM side lives in ``bridge`` (and its Scala resources), live output in ``forwarding``, reading
 the REPL's reports in ``repl_output``, completion in ``completion``.
 
-Interrupting a cell: its Spark jobs are cancelled and its JVM thread interrupted, which ends sleeps
-and waits and, through the compiler's interrupt checks (``interrupt_checks``), loops. A cell still
-busy ``STOP_AFTER_S`` later (a loop inside a library, a line that swallows the interrupt) gets
-``Thread.stop`` where Java still has it (up to 19); on Java 20+, or if it survives that, its thread
-is abandoned: the cell ends with a message saying so and the thread runs on until the kernel
-restarts. Later cells run as usual while that line never ends; should it end after all, it finishes
-on the same (not thread-safe) REPL, so the message asks for a restart.
+Interrupting a cell: ``stopping`` (Spark jobs cancelled, the JVM thread interrupted, then stopped
+or abandoned).
 """
 
 from __future__ import annotations
@@ -40,15 +35,13 @@ from ..shared_data import SharedData
 from ..spark import tables
 from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, lost
-from ..spark.session import SparkSessionManager, SparkUnavailable
-from . import completion, interrupt_checks, repl_output
+from ..spark.session import REQUEST_WAIT_S, SparkSessionManager, SparkUnavailable
+from . import completion, interrupt_checks, repl_output, stopping
 from .bridge import BridgeError, ReplBridge, Verdict, shipped_scala_version, warmup_source
 from .forwarding import Forwarder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-STOP_AFTER_S = 1.0  # an interrupted cell still busy this long after Thread.interrupt gets stopped
-REQUEST_WAIT_S = 10.0  # completion/inspect right after start-up wait this long for Spark and the REPL
 
 
 class ScalaInterpreter(Interpreter):
@@ -204,10 +197,11 @@ class ScalaInterpreter(Interpreter):
             finally:
                 self._interpreting = False
                 self._spark_cell = None
-        if status != "Success" or cell.interrupted:  # the lines before the one that failed did run
-            self._show_echo("".join(reports[:-1]), sink)
+        if status != "Success" or cell.interrupted:  # what ran before the end: not a line that failed
+            ran = reports if status in ("Success", "Abandoned") else reports[:-1]
+            self._show_echo("".join(ran), sink)
         if status == "Abandoned":
-            return cancelled(self._abandoned_message(bridge))
+            return cancelled(stopping.abandoned_message(bridge))
         if cell.interrupted:
             return cancelled()
         return self._outcome(status, reports, sink)
@@ -219,22 +213,6 @@ class ScalaInterpreter(Interpreter):
         Code the parser finds incomplete or invalid runs whole, for the REPL to report."""
         verdict, starts = bridge.split(code)
         return bridge.interpret_lines(repl_output.cut(code, starts) if verdict == "complete" else [code])
-
-    @staticmethod
-    def _abandoned_message(bridge: ReplBridge) -> str:
-        try:
-            java = bridge.java_version()
-        except Exception:
-            java = ""
-        major = java.split(".")[0]
-        if major.isdigit() and int(major) >= 20:
-            why = f"cannot be stopped on Java {java} (Java 20 removed Thread.stop)"
-        else:
-            why = "survived Thread.stop, so it cannot be stopped"
-        return (
-            f"the Scala line ignored the interrupt and {why}. It keeps running in the background, using a "
-            "CPU: restart the kernel to stop it. Its definitions are lost; other cells still run meanwhile."
-        )
 
     def _outcome(self, status: str, reports: list[str], sink: OutputSink) -> ExecuteOutcome:
         if status == "Success":
@@ -364,31 +342,7 @@ class ScalaInterpreter(Interpreter):
         if it is still busy a second later (``while (true) {}``), stop or abandon that thread."""
         cell = self._spark_cell
         if cell is not None:
-            cell.interrupt(on_tick=self._cell_thread_stopper())
-
-    def _cell_thread_stopper(self) -> Callable[[], None]:
-        """The interrupt's tick: ``Thread.interrupt`` until it is delivered (the cell's thread may not
-        have started, or may be compiling); every ``STOP_AFTER_S`` after that, while the cell runs, the
-        bridge's stop (Thread.stop, else abandon; not while compiling)."""
-        delivered_at: float | None = None
-        done = False
-
-        def tick() -> None:
-            nonlocal delivered_at, done
-            bridge = self._bridge
-            if done or bridge is None or not self._interpreting:  # the REPL is still being built
-                return
-            if delivered_at is None:
-                if bridge.interrupt_cell():
-                    delivered_at = time.monotonic()
-            elif time.monotonic() - delivered_at > STOP_AFTER_S:
-                delivered_at = time.monotonic()
-                state = bridge.stop_cell()
-                if state != "compiling":
-                    log.warning("Scala cell ignored the interrupt: its thread was %s", state)
-                done = state in ("abandoned", "idle")
-
-        return tick
+            cell.interrupt(on_tick=stopping.thread_stopper(lambda: self._bridge, lambda: self._interpreting))
 
     def shutdown(self) -> None:
         self._closed = True  # ends the warm-up

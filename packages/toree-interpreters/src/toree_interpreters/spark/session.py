@@ -47,6 +47,7 @@ INTERACTIVE_DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
 }
 STOPPED = "the Spark session was stopped while it started"
+REQUEST_WAIT_S = 10.0  # completion/inspect right after start-up wait this long for the session
 LOST_STATE = "DataFrames, temp views, cached data and Scala definitions of the old session are gone"
 
 

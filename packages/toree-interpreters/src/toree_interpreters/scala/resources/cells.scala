@@ -19,13 +19,12 @@ class ToreeRedirect(@volatile var to: java.io.OutputStream) extends java.io.Outp
 
 class ToreeRunner(out: ToreeStream, err: ToreeStream) {
   private class Cell(val thread: Thread, val status: java.util.concurrent.CompletableFuture[String],
-                     val out: ToreeRedirect, val err: ToreeRedirect) {
+                     val out: ToreeRedirect, val err: ToreeRedirect,
+                     val cancelled: java.util.concurrent.atomic.AtomicBoolean) {
     @volatile var stopTried = false
   }
   @volatile private var current: Cell = null
   private val cells = new java.util.concurrent.atomic.AtomicInteger()
-
-  @volatile private var cancelRequested = false  // an interrupt came: run no more lines of this cell
 
   /** Interprets `lines` one after another, as a REPL takes them, on one new thread (it inherits the
     * caller's Spark job group, and a cell's statements share its thread-locals) until a line does not
@@ -38,12 +37,13 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     val errPs = new java.io.PrintStream(cellErr, true, "UTF-8")
     val status = new java.util.concurrent.CompletableFuture[String]()
     val reports = java.util.Collections.synchronizedList(new java.util.ArrayList[String]())
-    cancelRequested = false
+    val cancelled = new java.util.concurrent.atomic.AtomicBoolean(false) // an interrupt came: no more lines
     val body: Runnable = () =>
       try {
         var result = "Success"
         val each = lines.iterator
-        while (result == "Success" && each.hasNext && !cancelRequested) {
+        // Not after an interrupt, nor once the cell was abandoned (later cells own the REPL then).
+        while (result == "Success" && each.hasNext && !cancelled.get && !status.isDone) {
           val line = each.next()
           Thread.interrupted() // never compile on an interrupted thread (its class-path files would close)
           result = scala.Console.withOut(outPs) { scala.Console.withErr(errPs) { repl.interpret(line) } }.toString
@@ -58,7 +58,7 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     val (hostOut, hostErr) = (System.out, System.err)
     System.setOut(outPs)
     System.setErr(errPs)
-    current = new Cell(thread, status, cellOut, cellErr)
+    current = new Cell(thread, status, cellOut, cellErr, cancelled)
     try {
       thread.start()
       val result = status.get()
@@ -78,8 +78,8 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     * interrupt checks). False when not delivered: the thread has not started yet, or it compiles (an
     * interrupt there could close the compiler's class-path files); the caller tries again. */
   def interrupt(): Boolean = {
-    cancelRequested = true
     val cell = current
+    if (cell != null) cell.cancelled.set(true)
     if (cell == null || !cell.thread.isAlive || compiling(cell)) return false
     cell.thread.interrupt()
     true

@@ -24,13 +24,28 @@ object ToreeStatements {
       case _: ImplDef | _: TypeDef | _: DefDef => true
       case _ => false
     }
-    val starts = new StringBuilder("complete")
-    var previousWasDefinition = false
-    for ((tree, i) <- stats.zipWithIndex) {
-      val isDefinition = definition(tree)
-      if (i > 0 && !(isDefinition && previousWasDefinition)) starts.append(" ").append(tree.pos.start)
-      previousWasDefinition = isDefinition
+    // Where a statement's text begins: its annotations (from their `@`) and modifiers come before the
+    // tree's own start.
+    def annotation(tree: Tree): Int = if (tree.pos.start > 0 && code.charAt(tree.pos.start - 1) == '@') tree.pos.start - 1 else tree.pos.start
+    def start(tree: Tree): Int = tree match {
+      case member: MemberDef =>
+        (tree.pos.start :: member.mods.annotations.map(annotation) ++ member.mods.positions.values.map(_.start)).min
+      case _ => tree.pos.start
     }
+    // One statement's text may be several trees (`val (a, b) = p` is three), in no order of their starts:
+    // trees whose text overlaps are one statement, which starts where the first of them starts.
+    val statements = scala.collection.mutable.ArrayBuffer[(Int, Int, Boolean)]() // start, end, definition
+    for (tree <- stats) {
+      val (from, to) = (start(tree), tree.pos.end)
+      statements.lastOption match {
+        case Some((first, last, isDefinition)) if from < last =>
+          statements(statements.size - 1) = (math.min(first, from), math.max(last, to), isDefinition && definition(tree))
+        case _ => statements += ((from, to, definition(tree)))
+      }
+    }
+    val starts = new StringBuilder("complete")
+    for (i <- 1 until statements.size if !(statements(i)._3 && statements(i - 1)._3))
+      starts.append(" ").append(statements(i)._1)
     starts.toString
   }
 }
