@@ -68,7 +68,7 @@ def test_inline_plot_of_a_pandas_frame(py: Kernel) -> None:
     has_pandas, _ = py.ok("import importlib.util\nimportlib.util.find_spec('pandas') is not None")
     if has_pandas != "True":
         pytest.skip("pandas is not installed in this environment")
-    _, outputs = outputs_of(py, "spark.range(5).toPandas().plot()\nplt.show()")
+    _, outputs = outputs_of(py, "import matplotlib.pyplot as plt\nspark.range(5).toPandas().plot()\nplt.show()")
     assert any("image/png" in m["content"].get("data", {}) for m in outputs)
 
 
