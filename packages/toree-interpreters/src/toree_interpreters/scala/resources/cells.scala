@@ -47,7 +47,8 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
           val line = each.next()
           Thread.interrupted() // never compile on an interrupted thread (its class-path files would close)
           result = scala.Console.withOut(outPs) { scala.Console.withErr(errPs) { repl.interpret(line) } }.toString
-          report.synchronized { reports.add(report.toString); report.getBuffer.setLength(0) }
+          // An abandoned line that ends after all leaves the report (a later cell's by then) alone.
+          if (!status.isDone) report.synchronized { reports.add(report.toString); report.getBuffer.setLength(0) }
         }
         status.complete(result)
       } catch { case e: Throwable => status.complete("Error"); throw e }
