@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from toree_interpreters import Completion, ExecuteOutcome, Interpreter, IsComplete, OutputSink
 
@@ -80,8 +80,7 @@ class CellRunner:
 
     def _call(self, call: MagicCall, ctx: MagicContext) -> ExecuteOutcome:
         try:
-            own = ctx.language.language_magics()
-            others = [("%%" if kind == "cell" else "%") + name for kind, names in own.items() for name in names]
+            others = _spelled_own_magics(ctx.language)  # read only when the name is not Toree's
             found = self.registry.find(call.name, cell=None if call.help else call.cell, others=others)
             if call.help:
                 return ExecuteOutcome(result={"text/plain": found.usage()})
@@ -159,3 +158,9 @@ def _own_name(own: Mapping[str, Sequence[str]], call: MagicCall) -> str | None:
     """How the language spells the magic ``call`` names (any case), if it has one of that kind."""
     wanted = call.name.lower()
     return next((name for name in own.get("cell" if call.cell else "line", []) if name.lower() == wanted), None)
+
+
+def _spelled_own_magics(interpreter: Interpreter) -> Iterator[str]:
+    """The language's own magics as typed (``%timeit``, ``%%time``), listed when first iterated."""
+    for kind, names in interpreter.language_magics().items():
+        yield from (("%%" if kind == "cell" else "%") + name for name in names)

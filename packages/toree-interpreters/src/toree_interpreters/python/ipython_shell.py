@@ -127,7 +127,9 @@ class IPythonInterpreter(PySparkInterpreter):
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
         self._cell += 1
         shell = self.shell
-        return self._in_cell(sink, self._mentions_spark(code), lambda cell: self._run_cell(shell, code, cell))
+        # Once the session is up every cell binds it anyway: no second transform of the cell to look for it.
+        uses_spark = self.spark.is_ready or self._mentions_spark(code)
+        return self._in_cell(sink, uses_spark, lambda cell: self._run_cell(shell, code, cell))
 
     def _mentions_spark(self, code: str) -> bool:
         try:

@@ -306,24 +306,22 @@ class ScalaInterpreter(Interpreter):
             builder.join(max(0.0, deadline - time.monotonic()))
             if builder.is_alive():
                 return None
-        if not self._acquire_for_request():
-            return None
-        try:
-            return question(self._start_repl())
-        except Exception:
-            log.debug("Scala completion/inspect failed", exc_info=True)
-            return None
-        finally:
-            self._lock.release()
+        return self._with_repl(lambda: question(self._start_repl()))
 
     def _build_repl(self) -> None:
         """The REPL for a request, unless a cell holds the REPL (it builds it itself)."""
+        self._with_repl(self._start_repl)
+
+    def _with_repl(self, request: Callable[[], T]) -> T | None:
+        """``request()`` with the REPL to itself (a warm-up compile is waited out, a running cell is not):
+        None when a cell holds the REPL or the request failed (best-effort: never an error for the user)."""
         if not self._acquire_for_request():
-            return
+            return None
         try:
-            self._start_repl()
-        except Exception:
-            log.debug("building the Scala REPL for a request failed", exc_info=True)
+            return request()
+        except Exception:  # the JVM went away, the compiler choked on half-typed code ...
+            log.debug("Scala request failed", exc_info=True)
+            return None
         finally:
             self._lock.release()
 
@@ -350,16 +348,9 @@ class ScalaInterpreter(Interpreter):
     def is_complete(self, code: str) -> IsComplete:
         """The REPL parser's verdict, as spark-shell decides whether to wait for more lines; a heuristic
         while the REPL is not up. A trailing operator (``6 *``) means more is coming."""
-        status: Verdict | None = None
         bridge = self._bridge
-        if bridge is not None and self._acquire_for_request():
-            try:
-                status = bridge.split(code)[0]
-            except Exception:  # the JVM went away: the heuristic answers
-                log.debug("Scala is_complete failed", exc_info=True)
-            finally:
-                self._lock.release()
-        if status is None:
+        status: Verdict | None = None if bridge is None else self._with_repl(lambda: bridge.split(code)[0])
+        if status is None:  # no REPL (yet), or it could not answer: the heuristic answers
             status = repl_output.is_complete(code)
         elif status == "complete" and repl_output.ends_in_operator(code):
             status = "incomplete"
