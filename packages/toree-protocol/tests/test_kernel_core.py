@@ -152,7 +152,8 @@ def test_handler_failures_become_error_replies(core: KernelCore) -> None:
 
 def test_every_route_parses_empty_content() -> None:
     for msg_type, route in ROUTES.items():
-        assert route.parse({}) is not None, msg_type
+        if msg_type != "delete_subshell_request":  # must name the subshell (test_subshells.py)
+            assert route.parse({}) is not None, msg_type
 
 
 def test_default_kernel_info_has_the_protocol_version() -> None:

@@ -87,7 +87,7 @@ def test_busy_reply_idle_with_parents(server, tmp_path) -> None:
             assert seen[0] == ("status", "busy")
             reply = jc.get_shell_msg(timeout=5)
             assert reply["parent_header"]["msg_id"] == msg_id
-        assert reply["content"]["protocol_version"] == "5.4"  # the server's default kernel_info
+        assert reply["content"]["protocol_version"] == "5.5"  # the server's default kernel_info
     finally:
         jc.stop_channels()
 
@@ -170,3 +170,37 @@ def test_shutdown_replies_and_stops(server) -> None:
     reply = kc.shutdown()
     assert reply.content == {"status": "ok", "restart": False}
     assert srv._stop.wait(5)
+
+
+@pytest.mark.parametrize("welcome", [True, False])
+def test_iopub_welcome_can_be_turned_off(welcome: bool) -> None:
+    """A subscriber's first message is its ``iopub_welcome``, or with ``welcome=None`` the first published one."""
+    from toree_protocol.sockets import IOPubThread
+
+    context = zmq.Context()
+    pub, sub = context.socket(zmq.XPUB), context.socket(zmq.SUB)
+    pub.setsockopt(zmq.XPUB_VERBOSE, 1)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    thread = IOPubThread(pub, (lambda topic: [b"welcome", topic]) if welcome else None)
+    thread.start()
+    try:
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        sub.setsockopt(zmq.RCVTIMEO, 5000)
+        if welcome:
+            assert sub.recv_multipart() == [b"welcome", b""]
+        else:  # no welcome to wait for: publish until the subscription is live
+            while not sub.poll(50):
+                thread.send([b"status"])
+        thread.send([b"last"])
+        frames = [sub.recv_multipart()]
+        while frames[-1] != [b"last"]:
+            frames.append(sub.recv_multipart())
+        assert all(f in ([b"status"], [b"last"]) for f in frames), frames
+    finally:
+        thread.stop()
+        thread.join(timeout=5)
+        thread.close()
+        sub.close(linger=0)
+        pub.close(linger=0)
+        context.term()

@@ -48,7 +48,7 @@ def test_our_message_decodes_with_jupyter_client() -> None:
     assert decoded["msg_type"] == "display_data"
     assert decoded["content"]["data"]["text/plain"] == "ü"
     assert decoded["parent_header"]["msg_id"] == parent.msg_id
-    assert decoded["header"]["version"] == "5.4"
+    assert decoded["header"]["version"] == "5.5"
     assert [bytes(b) for b in decoded["buffers"]] == [b"raw-bytes"]
 
 

@@ -6,7 +6,8 @@ unknown type, invalid content, an execute aborted after an error) or ``Dispatch`
 for the handler, whose result ``finish`` turns into the reply). The driver (``server.py``) owns
 sockets and threads and sends, for every decoded message: ``status: busy``, the outputs, the reply,
 ``status: idle``; the core decides what the reply is, which channel may serve what, and when the
-queue is aborted. Pure and thread-safe: it keeps no state between messages.
+queue is aborted, and which subshell (JEP 91) a shell message runs on (``route_shell``). Pure and
+thread-safe: its only state is the signatures seen and the subshell registry, both locked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .codec import Signer, deserialize, serialize, split_identities
 from .handler import ROUTES, KernelHandler, Reply, Route, Unsupported
 from .messages import Message, ProtocolError, new_message, reply_to
 from .requests import ExecuteRequest, InputReply
+from .subshells import SubshellRegistry, UnknownSubshell
 
 
 @attrs.frozen
@@ -89,6 +91,7 @@ class KernelCore:
         self.signer = signer
         self.session = session
         self.seen = SeenSignatures()
+        self.subshells: SubshellRegistry[Any] = SubshellRegistry()  # id -> the driver's worker
 
     # Outgoing --------------------------------------------------------------------------------------
     def encode(self, msg: Message) -> list[bytes]:
@@ -142,6 +145,10 @@ class KernelCore:
         msg = self.decode(frames)
         if isinstance(msg, Rejected):
             return msg
+        return self.receive_message(channel, msg, aborting=aborting)
+
+    def receive_message(self, channel: str, msg: Message, *, aborting: bool = False) -> Event:
+        """``receive`` for a message decoded already (shell messages: by the thread that routes them)."""
         msg_type = msg.msg_type
         is_request = msg_type.endswith("_request")
         route = ROUTES.get(msg_type)
@@ -159,6 +166,9 @@ class KernelCore:
             if not route.request:
                 return Finished(msg, note=note)
             return self._error(msg, "WrongChannel", f"{msg_type!r} is served on shell, not on control", note)
+        if channel == "shell" and not route.shell:
+            note = f"{msg_type!r} is served on control only"
+            return self._error(msg, "WrongChannel", f"{msg_type!r} is served on control, not on shell", note)
         try:
             request = route.parse(msg.content)
         except ProtocolError as exc:  # the content is not what the spec says: the client's fault
@@ -166,6 +176,20 @@ class KernelCore:
         if aborting and isinstance(request, ExecuteRequest):
             return Finished(msg, self.reply(msg, {"status": "aborted"}))
         return Dispatch(msg, channel, request, route)
+
+    def route_shell(self, msg: Message) -> tuple[str | None, Any] | Finished:
+        """Where a shell message runs: ``(None, None)`` the main shell, ``(id, worker)`` a subshell
+        (the worker as the driver registered it), or ``Finished``: its subshell does not exist."""
+        subshell_id = msg.header.subshell_id
+        if subshell_id is None:
+            return None, None
+        try:
+            return subshell_id, self.subshells.get(subshell_id)
+        except UnknownSubshell as exc:
+            route = ROUTES.get(msg.msg_type)
+            if route is None and not msg.msg_type.endswith("_request"):
+                return Finished(msg, note=str(exc))
+            return self._error(msg, exc.ename, str(exc), str(exc), route)
 
     def input_reply(self, frames: Sequence[bytes]) -> InputReply | Rejected | None:
         """The answer to an ``input_request`` (None: some other message, ignored)."""
@@ -208,13 +232,16 @@ class KernelCore:
             no_reply = not dispatch.route.request
             note = f"ignored {msg_type!r}: no handler" if no_reply else f"unknown request type {msg_type!r}"
         elif isinstance(exc, ProtocolError):
-            content, note = error_content("InvalidRequest", str(exc)), f"invalid {msg_type}: {exc}"
+            ename = getattr(exc, "ename", "InvalidRequest")  # e.g. UnknownSubshellError
+            content, note = error_content(ename, str(exc)), f"invalid {msg_type}: {exc}"
         else:
             content = error_content(type(exc).__name__, str(exc), traceback.format_exception(exc))
             note = None
         return attrs.evolve(self.finish(dispatch, content), note=note)
 
-    def _error(self, msg: Message, ename: str, evalue: str, note: str, route: Route | None = None) -> Finished:
+    def _error(
+        self, msg: Message, ename: str, evalue: str, note: str, route: Route | None = None
+    ) -> Finished:
         if route is not None and not route.request:
             return Finished(msg, note=note)
         return Finished(msg, self.reply(msg, error_content(ename, evalue)), note=note)

@@ -20,12 +20,15 @@ from .requests import (
     CommInfoRequest,
     CommMessage,
     CompleteRequest,
+    CreateSubshellRequest,
+    DeleteSubshellRequest,
     ExecuteRequest,
     HistoryRequest,
     InspectRequest,
     InterruptRequest,
     IsCompleteRequest,
     KernelInfoRequest,
+    ListSubshellRequest,
     RawRequest,
     ShutdownRequest,
 )
@@ -36,6 +39,18 @@ Reply = Mapping[str, Any] | tuple[Mapping[str, Any], Mapping[str, Any]] | None
 
 class Unsupported(Exception):
     """This kernel does not handle the message type (answered as ``UnknownMessageType``)."""
+
+
+class SubshellControl(Protocol):
+    """The driver's subshells (JEP 91): it owns their threads (``server.py``)."""
+
+    def create(self) -> str:
+        """A new subshell, running; its id."""
+
+    def delete(self, subshell_id: str) -> None:
+        """Stop a subshell once its queued messages are done (``subshells.UnknownSubshell`` if none)."""
+
+    def list(self) -> list[str]: ...
 
 
 class Context(Protocol):
@@ -51,6 +66,9 @@ class Context(Protocol):
         """IOPub with the request as parent; ``options``: ``metadata``, ``buffers``."""
 
     def input(self, prompt: str, password: bool = False) -> str: ...
+
+    @property
+    def subshells(self) -> SubshellControl: ...
 
 
 class KernelHandler(Protocol):
@@ -70,6 +88,9 @@ class KernelHandler(Protocol):
     def comm_open(self, request: CommMessage, ctx: Context) -> Reply: ...
     def comm_msg(self, request: CommMessage, ctx: Context) -> Reply: ...
     def comm_close(self, request: CommMessage, ctx: Context) -> Reply: ...
+    def create_subshell_request(self, request: CreateSubshellRequest, ctx: Context) -> Reply: ...
+    def delete_subshell_request(self, request: DeleteSubshellRequest, ctx: Context) -> Reply: ...
+    def list_subshell_request(self, request: ListSubshellRequest, ctx: Context) -> Reply: ...
 
 
 def _unsupported(msg_type: str) -> Callable[[Any, Any, Context], Reply]:
@@ -86,7 +107,13 @@ class HandlerDefaults:
         return kernel_info(
             implementation="toree_protocol",
             implementation_version="0",
-            language_info={"name": "unknown", "version": "", "mimetype": "text/plain", "file_extension": ".txt"},
+            language_info={
+                "name": "unknown",
+                "version": "",
+                "mimetype": "text/plain",
+                "file_extension": ".txt",
+            },
+            supported_features=["kernel subshells"],  # KernelServer runs them; these defaults keep no state
         )
 
     def interrupt_request(self, request: InterruptRequest, ctx: Context) -> Reply:
@@ -96,6 +123,17 @@ class HandlerDefaults:
 
     def shutdown_request(self, request: ShutdownRequest, ctx: Context) -> Reply:
         return {"status": "ok", "restart": request.restart}
+
+    # Subshells: the driver runs them; a kernel that cannot run code concurrently may refuse executes there.
+    def create_subshell_request(self, request: CreateSubshellRequest, ctx: Context) -> Reply:
+        return {"status": "ok", "subshell_id": ctx.subshells.create()}
+
+    def delete_subshell_request(self, request: DeleteSubshellRequest, ctx: Context) -> Reply:
+        ctx.subshells.delete(request.subshell_id)
+        return {"status": "ok"}
+
+    def list_subshell_request(self, request: ListSubshellRequest, ctx: Context) -> Reply:
+        return {"status": "ok", "subshell_id": ctx.subshells.list()}
 
     # The rest: this kernel does not handle them (requests get an UnknownMessageType error reply).
     execute_request = _unsupported("execute_request")
@@ -118,9 +156,12 @@ def kernel_info(
     language_info: Mapping[str, Any],
     banner: str = "",
     help_links: Sequence[Mapping[str, str]] = (),
+    supported_features: Sequence[str] = (),
     **extra: Any,
 ) -> dict[str, Any]:
-    """A kernel_info_reply's content; the protocol version comes from ``messages.PROTOCOL_VERSION``."""
+    """A kernel_info_reply's content; the protocol version comes from ``messages.PROTOCOL_VERSION``.
+    ``supported_features`` (JEP 92): ``"kernel subshells"`` only from a handler whose requests may run on
+    several threads at once (``KernelServer`` serves each subshell on a thread of its own)."""
     return {
         "status": "ok",
         "protocol_version": PROTOCOL_VERSION,
@@ -129,6 +170,7 @@ def kernel_info(
         "language_info": dict(language_info),
         "banner": banner,
         "help_links": [dict(link) for link in help_links],
+        "supported_features": list(supported_features),
         **extra,
     }
 
@@ -139,6 +181,7 @@ class Route:
     call: Callable[[KernelHandler, Any, Context], Reply]
     control: bool = False  # served on control too: answered while a cell runs, never touches an interpreter
     request: bool = True  # False: a notification, which gets no reply
+    shell: bool = True  # False: served on control only (subshell management)
 
 
 ROUTES: Mapping[str, Route] = {
@@ -153,6 +196,15 @@ ROUTES: Mapping[str, Route] = {
     "shutdown_request": Route(ShutdownRequest.parse, lambda h, r, c: h.shutdown_request(r, c), True),
     "debug_request": Route(RawRequest.parse, lambda h, r, c: h.debug_request(r, c), True),
     "usage_request": Route(RawRequest.parse, lambda h, r, c: h.usage_request(r, c), True),
+    "create_subshell_request": Route(
+        CreateSubshellRequest.parse, lambda h, r, c: h.create_subshell_request(r, c), True, shell=False
+    ),
+    "delete_subshell_request": Route(
+        DeleteSubshellRequest.parse, lambda h, r, c: h.delete_subshell_request(r, c), True, shell=False
+    ),
+    "list_subshell_request": Route(
+        ListSubshellRequest.parse, lambda h, r, c: h.list_subshell_request(r, c), True, shell=False
+    ),
     "comm_open": Route(CommMessage.parse, lambda h, r, c: h.comm_open(r, c), request=False),
     "comm_msg": Route(CommMessage.parse, lambda h, r, c: h.comm_msg(r, c), request=False),
     "comm_close": Route(CommMessage.parse, lambda h, r, c: h.comm_close(r, c), request=False),

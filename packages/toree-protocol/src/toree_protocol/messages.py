@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-PROTOCOL_VERSION = "5.4"
+PROTOCOL_VERSION = "5.5"  # 5.5: kernel subshells (JEP 91)
 
 
 class ProtocolError(ValueError):
@@ -48,8 +48,10 @@ class Header:
     date: datetime
     msg_type: str
     version: str = PROTOCOL_VERSION
+    subshell_id: str | None = None  # a shell request for a subshell (JEP 91); None: the main shell
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.subshell_id is None else {"subshell_id": self.subshell_id}
         return {
             "msg_id": self.msg_id,
             "session": self.session,
@@ -57,6 +59,7 @@ class Header:
             "date": self.date.isoformat(),
             "msg_type": self.msg_type,
             "version": self.version,
+            **extra,
         }
 
     @classmethod
@@ -74,11 +77,14 @@ class Header:
             date=_parse_date(data.get("date")),
             msg_type=data["msg_type"],
             version=_str_field(data, "version") or PROTOCOL_VERSION,
+            subshell_id=_str_field(data, "subshell_id", None),
         )
 
 
-def _str_field(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key, "")
+def _str_field(data: Mapping[str, Any], key: str, default: Any = "") -> Any:
+    value = data.get(key, default)
+    if value is default:
+        return value
     if not isinstance(value, str):
         raise ProtocolError(f"header field {key!r} must be a string")
     return value
@@ -96,13 +102,16 @@ def _parse_date(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def new_header(msg_type: str, session: str, username: str | None = None) -> Header:
+def new_header(
+    msg_type: str, session: str, username: str | None = None, subshell_id: str | None = None
+) -> Header:
     return Header(
         msg_id=new_id(),
         session=session,
         username=username if username is not None else _default_username(),
         date=utcnow(),
         msg_type=msg_type,
+        subshell_id=subshell_id,
     )
 
 
@@ -136,10 +145,11 @@ def new_message(
     buffers: Sequence[bytes] = (),
     identities: Sequence[bytes] = (),
     username: str | None = None,
+    subshell_id: str | None = None,
 ) -> Message:
     """Build a message; with ``parent`` it carries the parent's header (and nothing else of it)."""
     return Message(
-        header=new_header(msg_type, session, username),
+        header=new_header(msg_type, session, username, subshell_id),
         parent_header=parent.header.to_dict() if parent is not None else {},
         metadata=dict(metadata or {}),
         content=dict(content or {}),

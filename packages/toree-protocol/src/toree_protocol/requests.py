@@ -197,3 +197,28 @@ class InputReply:
         # Lenient on purpose: the cell waits for this answer, so a wrong type is taken as its text.
         value = content.get("value", "")
         return cls(value if isinstance(value, str) else str(value))
+
+
+# Kernel subshells (JEP 91, protocol 5.5): served on control only.
+@attrs.frozen
+class CreateSubshellRequest(_NoFields):
+    pass
+
+
+@attrs.frozen
+class ListSubshellRequest(_NoFields):
+    pass
+
+
+@attrs.frozen
+class DeleteSubshellRequest:
+    subshell_id: str
+
+    @classmethod
+    def parse(cls, content: Mapping[str, Any]) -> DeleteSubshellRequest:
+        subshell_id = field(content, "subshell_id", str, None)
+        if not subshell_id:
+            raise ProtocolError(
+                "delete_subshell_request needs the 'subshell_id' of a subshell: the main shell cannot be deleted"
+            )
+        return cls(subshell_id)

@@ -6,6 +6,10 @@ publishes ``status: busy`` / ``idle`` around every decoded message, sends the re
 the request came from, serves control on its own thread so interrupt/shutdown are answered while
 a cell runs on the main thread, drains the queue when the core says an error aborts it, and logs
 rejected input without letting a flood of it flood the log.
+
+Shell messages are read by the shell channel thread (``shell_channel.py``), which hands each to its
+shell: the main shell runs on the main thread, each subshell (JEP 91, created on control) on a
+worker thread of its own, so a subshell answers while the main shell runs a long cell.
 """
 
 from __future__ import annotations
@@ -14,21 +18,30 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import zmq
 
 from .connection import ConnectionInfo, write_connection_file
-from .core import Dispatch, Finished, KernelCore, Rejected
+from .core import Dispatch, Event, Finished, KernelCore, Rejected
 from .handler import CONTROL_TYPES, HandlerDefaults, KernelHandler, Reply, Unsupported
 from .messages import Message, ProtocolError, new_id
 from .requests import ExecuteRequest
+from .shell_channel import ShellChannel, ShellQueue
 from .sockets import Heartbeat, IOPubThread, bind_kernel_sockets
+from .threads import service_thread
 
 POLL_MS = 100
 
-__all__ = ["CONTROL_TYPES", "HandlerDefaults", "KernelServer", "RequestContext", "StdinNotAllowed"]
+__all__ = [
+    "CONTROL_TYPES",
+    "HandlerDefaults",
+    "KernelServer",
+    "RequestContext",
+    "StdinNotAllowed",
+    "Subshells",
+]
 
 
 class RejectLog:
@@ -103,10 +116,50 @@ class RequestContext:
         self._server.publish(msg_type, content, self.message, **options)
 
     def input(self, prompt: str, password: bool = False) -> str:
-        """Ask the requesting client for a line (stdin channel). Main thread only."""
+        """Ask the requesting client for a line (stdin channel). Main shell only."""
         if not (isinstance(self._request, ExecuteRequest) and self._request.allow_stdin):
             raise StdinNotAllowed("this client does not accept input requests (allow_stdin is false)")
+        if self.message.header.subshell_id is not None:
+            raise StdinNotAllowed("input requests are not available on a subshell, only on the main shell")
         return self._server._ask_stdin(self.message, prompt, password)
+
+    @property
+    def subshells(self) -> Subshells:
+        return self._server.subshells
+
+
+class Subshells:
+    """``handler.SubshellControl``: subshells in the core's registry, each served on a thread of its own."""
+
+    def __init__(self, server: KernelServer) -> None:
+        self._server = server
+        self._threads: list[threading.Thread] = []
+
+    def create(self) -> str:
+        work = ShellQueue()
+        work.subshell_id = self._server.core.subshells.add(work)
+        thread = threading.Thread(
+            target=self._server._serve_shell,
+            args=(work,),
+            name=f"subshell-{work.subshell_id[:8]}",
+            daemon=True,
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return work.subshell_id
+
+    def delete(self, subshell_id: str) -> None:
+        self._server.core.subshells.remove(subshell_id).stop()
+
+    def list(self) -> list[str]:
+        return self._server.core.subshells.ids()
+
+    def close(self, timeout: float) -> None:
+        for work in self._server.core.subshells.clear():
+            work.stop()
+        end = time.monotonic() + timeout
+        for thread in self._threads:  # a subshell still in a cell is a daemon: it does not hold the exit up
+            thread.join(timeout=max(0.0, end - time.monotonic()))
 
 
 class KernelServer:
@@ -118,8 +171,12 @@ class KernelServer:
         connection_file: str | os.PathLike[str] | None = None,
         session: str | None = None,
         log: logging.Logger | None = None,
+        welcome: bool = True,
     ) -> None:
+        """``welcome=False``: no ``iopub_welcome`` for new IOPub subscribers (for clients that take every
+        IOPub message for a reply to one of their requests, such as the Kernel Gateway's notebook-http mode)."""
         self.connection = connection
+        self.welcome = welcome
         self.handler = handler
         self.session = session or new_id()
         self.core = KernelCore(connection.signer(), self.session)
@@ -131,46 +188,73 @@ class KernelServer:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.rejects = RejectLog(self.log)
+        self.subshells = Subshells(self)
+        self._main = ShellQueue()  # the main shell's messages, served on the main thread
+        self._replies_url = f"inproc://shell-replies-{new_id()}"
+        self._reply_lock = threading.Lock()  # the shells' threads share the PUSH end of the replies pair
+        self._shell: ShellChannel | None = None  # the shell socket's thread, once serving
 
     # Lifecycle -------------------------------------------------------------------------------------
     def bind(self) -> ConnectionInfo:
         self._sockets, self.connection = bind_kernel_sockets(self._context, self.connection)
+        self._sockets["shell-replies"] = self._context.socket(zmq.PULL)  # the shell channel thread's
+        self._sockets["shell-replies"].bind(self._replies_url)
+        self._sockets["shell-push"] = self._context.socket(zmq.PUSH)  # any shell's, under _reply_lock
+        self._sockets["shell-push"].connect(self._replies_url)
         if self._connection_file is not None:
             write_connection_file(self.connection, self._connection_file)
-        self._iopub = IOPubThread(
-            self._sockets["iopub"], lambda topic: self.core.encode(self.core.welcome(topic))
-        )
+        welcome = (lambda topic: self.core.encode(self.core.welcome(topic))) if self.welcome else None
+        self._iopub = IOPubThread(self._sockets["iopub"], welcome)
         self._iopub.start()
         return self.connection
 
     def serve_forever(self) -> None:
-        """Serve shell on the calling (main) thread until ``stop()``; control and heartbeat on their own."""
+        """Serve the main shell on the calling (main) thread until ``stop()``; the shell socket, control,
+        heartbeat and subshells on threads of their own."""
         if not self._sockets:
             self.bind()
         heartbeat = Heartbeat(self._sockets["hb"])
-        control = threading.Thread(target=self._serve, args=("control",), name="control", daemon=True)
-        self._threads = [heartbeat, control]
+        control = service_thread(threading.Thread(target=self._serve_control, name="control", daemon=True))
+        shell = ShellChannel(
+            self._sockets["shell"],
+            self._sockets["shell-replies"],
+            self.core,
+            self._main,
+            unrouted=lambda done: self._answer("shell", done, list),
+            reject=lambda note: self.rejects.note("shell", note),
+            idle=self.rejects.flush,
+            stop=self._stop,
+            wake=self._push,
+            poll_ms=POLL_MS,
+        )
+        service_thread(shell)  # routes shell messages: a debugger stopping a cell must not stop it
+        self._shell = shell
+        self._threads = [heartbeat, control, shell]
         for thread in self._threads:
             thread.start()
         self._publish(self.core.status(None, "starting"))
-        self._serve("shell")
+        self._serve_shell(self._main)
 
     def stop(self) -> None:
         self._stop.set()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop serving and close the sockets, waiting up to ``timeout`` s for each of the threads (a
+        subshell still in a cell is a daemon thread: it does not hold the process up)."""
         self._stop.set()
         self.rejects.flush(force=True)
         for thread in self._threads:
             if isinstance(thread, Heartbeat):
                 thread.stop()
-            thread.join(timeout=2)
+            thread.join(timeout=timeout)
+        self.subshells.close(timeout=timeout)
         if self._iopub is not None:
             self._iopub.stop()
-            self._iopub.join(timeout=2)
+            self._iopub.join(timeout=timeout)
             self._iopub.close()
-        for sock in self._sockets.values():
-            sock.close()
+        with self._reply_lock:
+            for sock in self._sockets.values():
+                sock.close(linger=0 if sock.socket_type in (zmq.PUSH, zmq.PULL) else None)
         self._context.term()
 
     # Sending -------------------------------------------------------------------------------------
@@ -185,22 +269,71 @@ class KernelServer:
         self._iopub.send(self.core.encode(msg))
 
     def _send(self, channel: str, msg: Message) -> None:
-        self._sockets[channel].send_multipart(self.core.encode(msg))
+        frames = self.core.encode(msg)
+        if channel == "shell":  # from any shell's thread: the shell channel thread sends it
+            self._push(frames)
+        else:
+            self._sockets[channel].send_multipart(frames)
+
+    def _push(self, frames: list[bytes]) -> None:
+        """To the shell channel thread (a reply it sends on, or a ``CATCH_UP``), from any thread."""
+        with self._reply_lock:
+            self._sockets["shell-push"].send_multipart(frames)
 
     # Receiving -----------------------------------------------------------------------------------
-    def _serve(self, channel: str) -> None:
-        sock = self._sockets[channel]
+    def _serve_control(self) -> None:
+        sock = self._sockets["control"]
         while not self._stop.is_set():
             if not sock.poll(POLL_MS):
                 self.rejects.flush()
                 continue
             try:
-                self._handle(channel, sock.recv_multipart())
+                msg = self._decode("control", sock.recv_multipart())
+                if msg is not None:
+                    self._handle("control", msg, self._drain_control)
             except Exception:  # a bug of ours reading one message must not end the loop (and the kernel)
-                self.log.exception("could not handle a message on %s", channel)
+                self.log.exception("could not handle a message on control")
 
-    def _handle(self, channel: str, frames: list[bytes], aborting: bool = False) -> None:
-        event = self.core.receive(channel, frames, aborting=aborting)
+    def _serve_shell(self, work: ShellQueue) -> None:
+        """One shell's messages in order: the main shell's on the main thread, a subshell's on its own."""
+        while not self._stop.is_set():
+            msg = work.get(POLL_MS / 1000)
+            if msg is False:
+                return  # the subshell was deleted
+            if not isinstance(msg, Message):
+                continue
+            try:
+                self._handle("shell", msg, lambda: self._drain_shell(work))
+            except Exception:
+                self.log.exception("could not handle a message on shell (subshell %s)", work.subshell_id)
+
+    def _decode(self, channel: str, frames: list[bytes]) -> Message | None:
+        msg = self.core.decode(frames)
+        if isinstance(msg, Rejected):
+            self.rejects.note(channel, msg.note)
+            return None
+        return msg
+
+    def _drain_shell(self, work: ShellQueue) -> list[Message]:
+        """A shell's queued messages, including any still on the socket (routed first)."""
+        if self._shell is not None:
+            self._shell.catch_up()
+        return work.drain()
+
+    def _drain_control(self) -> list[Message]:
+        sock, drained = self._sockets["control"], []
+        while sock.poll(0):
+            msg = self._decode("control", sock.recv_multipart())
+            if msg is not None:
+                drained.append(msg)
+        return drained
+
+    def _handle(
+        self, channel: str, msg: Message, drain: Callable[[], list[Message]], aborting: bool = False
+    ) -> None:
+        self._answer(channel, self.core.receive_message(channel, msg, aborting=aborting), drain)
+
+    def _answer(self, channel: str, event: Event, drain: Callable[[], list[Message]]) -> None:
         if isinstance(event, Rejected):
             self.rejects.note(channel, event.note)
             return
@@ -211,7 +344,7 @@ class KernelServer:
             if done.note is not None:
                 self.rejects.note(channel, done.note)
             if done.abort_queue:
-                pending = self._drain(channel)  # only requests that arrived before the error is reported
+                pending = drain()  # only requests that arrived before the error is reported
             if done.broadcast is not None:
                 self._publish(done.broadcast)  # every client learns of the shutdown
             if done.reply is not None:
@@ -223,7 +356,7 @@ class KernelServer:
         finally:
             self._publish(self.core.status(msg, "idle"))
         for queued in pending:
-            self._handle(channel, queued, aborting=True)
+            self._handle(channel, queued, drain, aborting=True)
 
     def _call(self, dispatch: Dispatch) -> Finished:
         try:
@@ -233,12 +366,6 @@ class KernelServer:
                 self.log.exception("handler for %s failed", dispatch.message.msg_type)
             return self.core.failed(dispatch, exc)
         return self.core.finish(dispatch, result)
-
-    def _drain(self, channel: str) -> list[list[bytes]]:
-        sock, drained = self._sockets[channel], []
-        while sock.poll(0):
-            drained.append(sock.recv_multipart())
-        return drained
 
     def _ask_stdin(self, request: Message, prompt: str, password: bool) -> str:
         sock = self._sockets["stdin"]

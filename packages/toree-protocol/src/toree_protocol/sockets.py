@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import zmq
 
 from .connection import ConnectionInfo
+from .threads import service_thread
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Heartbeat(threading.Thread):
 
     def __init__(self, sock: zmq.Socket) -> None:
         super().__init__(name="heartbeat", daemon=True)
+        service_thread(self)
         self._sock = sock
         self._stopping = threading.Event()
 
@@ -75,10 +77,12 @@ class Heartbeat(threading.Thread):
 
 
 class IOPubThread(threading.Thread):
-    """Owns the XPUB socket: sends queued frames in order, welcomes each new subscriber (spec 5.4)."""
+    """Owns the XPUB socket: sends queued frames in order, welcomes each new subscriber (spec 5.4)
+    unless ``welcome`` is None."""
 
-    def __init__(self, sock: zmq.Socket, welcome: Callable[[bytes], Sequence[bytes]]) -> None:
+    def __init__(self, sock: zmq.Socket, welcome: Callable[[bytes], Sequence[bytes]] | None) -> None:
         super().__init__(name="iopub", daemon=True)
+        service_thread(self)
         self._sock = sock
         self._welcome = welcome
         self._queue: queue.SimpleQueue[Sequence[bytes] | None] = queue.SimpleQueue()
@@ -112,7 +116,7 @@ class IOPubThread(threading.Thread):
                     return
 
     def _handle_subscription(self, event: bytes) -> None:
-        if event[:1] == b"\x01":  # subscribe (b"\x00" is unsubscribe)
+        if event[:1] == b"\x01" and self._welcome is not None:  # subscribe (b"\x00" is unsubscribe)
             self._sock.send_multipart(list(self._welcome(event[1:])))
 
     def _drain(self) -> bool:
