@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shlex
+import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
@@ -104,7 +105,8 @@ class MagicContext:
     registry: Any = None  # the MagicRegistry, for %LsMagic and %help
     interpreter: Interpreter | None = None  # the language of the cell
     sink: OutputSink | None = None
-    _active: list[Interpreter] = attrs.field(factory=list)  # interpreters running code for this cell
+    # (thread, interpreter) running code, for every cell running now (kernel subshells run several at once)
+    _active: list[tuple[int, Interpreter]] = attrs.field(factory=list)
 
     def for_cell(self, interpreter: Interpreter, sink: OutputSink) -> MagicContext:
         return attrs.evolve(self, interpreter=interpreter, sink=sink, active=self._active)
@@ -132,15 +134,31 @@ class MagicContext:
     @contextlib.contextmanager
     def running(self, interpreter: Interpreter) -> Iterator[None]:
         """Mark ``interpreter`` as running this cell's code, so an interrupt reaches it."""
-        self._active.append(interpreter)
+        entry = (threading.get_ident(), interpreter)
+        self._active.append(entry)
         try:
             yield
         finally:
-            self._active.remove(interpreter)
+            self._active.remove(entry)
 
     @property
     def active(self) -> Interpreter | None:
-        return self._active[-1] if self._active else None
+        """The interpreter running code for the calling thread's cell (None: none, or a magic's own work)."""
+        me = threading.get_ident()
+        return next((i for thread, i in reversed(self._active) if thread == me), None)
+
+    def active_on(self, thread: int) -> Interpreter | None:
+        """The interpreter running code for the cell on ``thread``."""
+        return next((i for t, i in reversed(list(self._active)) if t == thread), None)
+
+    @property
+    def running_interpreters(self) -> list[Interpreter]:
+        """Every interpreter running code now, on any thread, each once."""
+        found: list[Interpreter] = []
+        for _, interpreter in list(self._active):
+            if interpreter not in found:
+                found.append(interpreter)
+        return found
 
     def execute(self, interpreter: Interpreter, code: str) -> ExecuteOutcome:
         with self.running(interpreter):

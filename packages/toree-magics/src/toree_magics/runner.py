@@ -28,8 +28,17 @@ class CellRunner:
 
     @property
     def active(self) -> Interpreter | None:
-        """The interpreter running code for the current cell (None: idle, or a magic's own work)."""
+        """The interpreter running code for the calling thread's cell (None: idle, or a magic's own work)."""
         return self.context.active
+
+    def active_on(self, thread: int) -> Interpreter | None:
+        """The interpreter running code for the cell on ``thread`` (None: idle, or a magic's own work)."""
+        return self.context.active_on(thread)
+
+    @property
+    def running(self) -> list[Interpreter]:
+        """Every interpreter running code now, for any cell (kernel subshells run cells concurrently)."""
+        return self.context.running_interpreters
 
     def run(self, code: str, interpreter: Interpreter, sink: OutputSink) -> ExecuteOutcome:
         segments = self._segments(code, interpreter)

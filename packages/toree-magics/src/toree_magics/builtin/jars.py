@@ -92,7 +92,9 @@ def _download(url: str, target: Path) -> None:
 _add_deps_args = ArgumentParser(
     "%AddDeps",
     "Resolve a Maven artifact with Spark's Ivy resolver (Maven Central and the local ~/.m2 and ~/.ivy2, "
-    "plus each --repository, tried first) and add its jars as %AddJar does.",
+    "plus each --repository, tried first) and add its jars as %AddJar does. Over Spark Connect it resolves "
+    "in the kernel's client JVM (the one Scala cells use; the first %AddDeps starts it if no Scala cell has) "
+    "and uploads the jars to the server's session as artifacts.",
 )
 _add_deps_args.add_argument("group")
 _add_deps_args.add_argument("artifact")
@@ -123,6 +125,8 @@ def add_deps(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
         if not Path(path).is_file():
             raise MagicError(f"%AddDeps --credential: no such file {path}")
     ctx.print(f"Marking {coordinate} for download")
+    if ctx.spark.remote and not ctx.spark.client_jvm.running:  # no driver JVM here to resolve in
+        ctx.print("Starting the kernel's Spark Connect client JVM to resolve with (Scala cells use it too)")
     try:
         jars = ctx.spark.maven.resolve(
             coordinate,

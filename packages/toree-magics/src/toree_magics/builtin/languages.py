@@ -1,4 +1,5 @@
-"""%%Scala, %%PySpark (%%Python) and %%SQL: one cell in another language, on the same Spark session."""
+"""%%Scala, %%PySpark (%%Python), %%SparkR (%%R) and %%SQL: one cell in another language, on the same Spark
+session."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ def scala(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
 @magic("PySpark", "cell", "run the cell as Python (PySpark)", aliases=("Python",))
 def pyspark(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
     return _run_in(ctx, "PySpark", body)
+
+
+@magic("SparkR", "cell", "run the cell as R (SparkR's API on the kernel's session)", aliases=("R",))
+def sparkr(ctx: MagicContext, args: str, body: str) -> ExecuteOutcome:
+    return _run_in(ctx, "SparkR", body)
 
 
 def _positive(text: str) -> int:
@@ -47,4 +53,4 @@ def sql(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
         return interpreter.run(body, ctx.out, limit=args.limit or interpreter.limit, variables=variables)
 
 
-MAGICS = [scala, pyspark, sql]
+MAGICS = [scala, pyspark, sparkr, sql]

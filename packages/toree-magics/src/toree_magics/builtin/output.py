@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from toree_interpreters import ExecuteOutcome
 from toree_interpreters.spark import tables
@@ -49,19 +48,16 @@ def dataframe(ctx: MagicContext, args, body: str) -> ExecuteOutcome:
             raise MagicError(f"No variable found with the name {exc.args[0]}") from None
         except ValueError as exc:
             raise MagicError(str(exc)) from None
-        table = tables.fetch(_as_dataframe(ctx, value, lines[-1].strip()), args.limit)
+        view = getattr(ctx.language, "dataset_view", None)  # Scala on Spark Connect: read through a view
+        with tables.jvm_dataframe(value, ctx.spark.session_if_ready, view) as df:
+            if df is None:
+                raise MagicError(f"%%DataFrame needs a DataFrame, but {lines[-1].strip()} is a {type(value).__name__}")
+            table = tables.fetch(df, args.limit)
     if args.output == "json":
         return ExecuteOutcome(result={"application/json": json.loads(tables.to_json(table)), "text/plain": tables.to_json(table)})
     if args.output == "csv":
         return ExecuteOutcome(result={"text/plain": tables.to_csv(table)})
     return ExecuteOutcome(result={"text/html": tables.to_html(table), "text/plain": tables.to_text(table)})
-
-
-def _as_dataframe(ctx: MagicContext, value: Any, expression: str) -> Any:
-    found = tables.as_dataframe(value, ctx.spark.session_if_ready)
-    if found is None:
-        raise MagicError(f"%%DataFrame needs a DataFrame, but {expression} is a {type(value).__name__}")
-    return found
 
 
 MAGICS = [html, javascript, dataframe]
