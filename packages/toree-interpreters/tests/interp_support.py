@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-from toree_interpreters import StdinNotAllowed
+from toree_interpreters import Completion, StdinNotAllowed
 
 SPARK_ARGS = [
     "--master",
@@ -45,3 +47,18 @@ class CollectingSink:
 
     def text(self, name: str = "stdout") -> str:
         return "".join(t for n, t in self.events if n == name)
+
+
+def tab_until(complete: Callable[[], Completion], wanted: str, within: float = 30, each: float = 10) -> Completion:
+    """Completion as a user gets it: Tab again until ``wanted`` is offered (a session's first catalog
+    lookups may miss completion's short wait on a busy machine; they go on for the next Tab). Every
+    answer must come back within ``each`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        started = time.monotonic()
+        found = complete()
+        assert time.monotonic() - started < each, f"completion took {time.monotonic() - started:.1f} s"
+        if wanted in found.matches or time.monotonic() > deadline:
+            assert wanted in found.matches, found
+            return found
+        time.sleep(0.2)

@@ -98,3 +98,17 @@ def test_importing_the_interpreters_does_not_load_ipython() -> None:
     probe = "import sys, toree_interpreters; print('IPython' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_failed_cells_traceback_is_formatted_once_and_an_interrupt_has_none(ipy: IPythonInterpreter) -> None:
+    ipy.begin_cell(30)
+    outcome = ipy.execute("def f():\n    raise ValueError('deep')\nf()", CollectingSink())
+    assert outcome.error is not None and outcome.error.ename == "ValueError"
+    stored = ipy.shell.history_manager.exceptions[30]  # what IPython keeps for the cell: the traceback shown
+    assert stored["ename"] == "ValueError" and stored["traceback"] == outcome.error.traceback
+    ipy.begin_cell(31)
+    outcome = ipy.execute("raise KeyboardInterrupt", CollectingSink())
+    assert outcome.error is not None and outcome.error.ename == "KeyboardInterrupt"
+    assert outcome.error.traceback == ["KeyboardInterrupt: the cell was interrupted"]
+    assert ipy.shell.history_manager.exceptions[31]["traceback"] == ["KeyboardInterrupt"]
+    assert ipy.execute("1 + 1", CollectingSink()).result == {"text/plain": "2"}

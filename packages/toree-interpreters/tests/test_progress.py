@@ -63,6 +63,50 @@ def test_html_is_escaped_and_has_a_bar() -> None:
     assert "<b>" not in render(evil)["text/html"] and "&lt;b&gt;" in render(evil)["text/html"]
 
 
+UI = "http://driver.example:4041"
+
+
+def test_the_job_and_stage_link_to_their_spark_ui_pages() -> None:
+    bundle = render(snap(), UI)
+    page = bundle["text/html"]
+    assert f'<a href="{UI}/jobs/job/?id=2" target="_blank" rel="noopener">job 2</a>' in page
+    assert f'<a href="{UI}/stages/stage/?id=3&amp;attempt=0" target="_blank" rel="noopener">stage 3</a>' in page
+    assert bundle["text/plain"] == render_text(snap()) + f"\nSpark UI: {UI}/jobs/job/?id=2"
+    retried = Snapshot(jobs=(JobProgressInfo(4, "RUNNING", (7,)),), stages=(StageProgress(7, 2, 1, 1, 1, 1),), elapsed=1)
+    assert f"{UI}/stages/stage/?id=7&amp;attempt=1" in render(retried, UI)["text/html"]
+    finished = render(snap("done"), UI)  # the last job's page
+    assert f'(<a href="{UI}/jobs/job/?id=2" target="_blank" rel="noopener">Spark UI</a>)' in finished["text/html"]
+    assert finished["text/plain"].endswith(f"\nSpark UI: {UI}/jobs/job/?id=2")
+
+
+def test_without_a_spark_ui_nothing_links() -> None:
+    bundle = render(snap(), None)
+    assert "<a " not in bundle["text/html"] and "Spark UI" not in bundle["text/plain"]
+    assert bundle["text/plain"] == render_text(snap())
+
+
+def fake_session(conf: dict[str, str], web_url: str | None = "http://10.1.2.3:4040/") -> Any:
+    context = SimpleNamespace(
+        getConf=lambda: SimpleNamespace(get=lambda key, default=None: conf.get(key, default)),
+        uiWebUrl=web_url,
+        applicationId="app-20260101-0007",
+    )
+    return SimpleNamespace(sparkContext=context)
+
+
+def test_the_spark_ui_address_is_the_drivers_or_its_reverse_proxy_or_none() -> None:
+    from toree_interpreters.spark.ui import spark_ui_url
+
+    assert spark_ui_url(fake_session({})) == "http://10.1.2.3:4040"
+    assert spark_ui_url(fake_session({"spark.ui.enabled": "false"})) is None
+    assert spark_ui_url(fake_session({}, web_url=None)) is None
+    proxied = {"spark.ui.reverseProxy": "true", "spark.ui.reverseProxyUrl": "https://spark.example/gw/"}
+    assert spark_ui_url(fake_session(proxied)) == "https://spark.example/gw/proxy/app-20260101-0007"
+    assert spark_ui_url(None) is None
+    connect = type("SparkSession", (), {"__module__": "pyspark.sql.connect.session"})()
+    assert spark_ui_url(connect) is None  # the driver is the Connect server's: no link rather than a wrong one
+
+
 def test_throttle_waits_for_a_job_to_run_half_a_second_then_at_most_five_per_second() -> None:
     t = Throttle(delay=0.5, interval=0.2, heartbeat=1.0)
     assert not t.should_publish(0.0, None, "a")  # no job yet

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from interp_support import CollectingSink
+from interp_support import CollectingSink, tab_until
 
 from toree_interpreters import PySparkInterpreter
 
@@ -149,3 +149,15 @@ def test_interrupt_pure_python_from_another_thread_and_when_idle(python) -> None
     thread.join()
     assert outcome.error.ename == "KeyboardInterrupt"
     assert run(python, "1 + 1").result == {"text/plain": "2"}
+
+
+def test_catalog_names_in_spark_sql_and_table_strings(python) -> None:
+    """``spark.table("peo`` and ``spark.sql("... from peo``: the session's views first, then jedi's own."""
+    run(python, "spark.sql('SELECT 1 AS id, \\'ann\\' AS name').createOrReplaceTempView('people_py')")
+    code = 'spark.table("peo'
+    found = tab_until(lambda: python.complete(code, len(code)), "people_py")
+    assert (found.matches[0], found.cursor_start, found.cursor_end) == ("people_py", 13, 16)
+    code = "spark.sql('select na from people_py')"
+    found = tab_until(lambda: python.complete(code, 20), "name")
+    assert found.matches[0] == "name" and code[found.cursor_start : found.cursor_end] == "na"
+    assert "range" in python.complete("spark.ran", 9).matches  # elsewhere: jedi alone

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from interp_support import CollectingSink
+from interp_support import CollectingSink, tab_until
 
 from toree_interpreters import PySparkInterpreter, ScalaInterpreter, SharedData
 
@@ -348,3 +348,15 @@ def test_interrupt_abandons_a_line_that_survives_being_stopped(scala, shared) ->
     scala.execute('println("a later cell")', later)
     assert later.text("stdout") == "a later cell\n"  # what the abandoned line printed stays out of it
     assert "after_abandon" not in shared  # the abandoned cell's next statement never runs
+
+
+def test_catalog_names_in_spark_sql_and_table_strings(scala) -> None:
+    """In a Scala string of ``spark.table(...)``/``spark.sql(...)``: the session's views and columns."""
+    assert scala.execute('Seq(("ann", 31)).toDF("name", "age").createOrReplaceTempView("people_scala")',
+                         CollectingSink()).status == "ok"
+    code = 'val df = spark.table("peo'
+    found = tab_until(lambda: scala.complete(code, len(code)), "people_scala", each=15)
+    assert (found.matches[0], found.cursor_start) == ("people_scala", 22)
+    code = 'spark.sql("""select na from people_scala""")'
+    found = tab_until(lambda: scala.complete(code, 22), "name", each=15)
+    assert found.matches[0] == "name" and code[found.cursor_start : found.cursor_end] == "na"

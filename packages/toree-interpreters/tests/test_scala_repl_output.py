@@ -76,6 +76,7 @@ def test_dataframes_and_datasets_are_recognised(version: int) -> None:
         assert found is not None and found.is_dataframe
     assert not Result("res0", "Seq[org.apache.spark.sql.Row]", "List()").is_dataframe
     assert Result("res0", "DataFrame", "[id: bigint]").is_dataframe
+    assert Result("res1", "org.apache.spark.sql.connect.DataFrame", "[id: bigint]").is_dataframe  # Connect client
 
 
 def test_show_types_puts_the_type_before_the_value() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from interp_support import CollectingSink
+from interp_support import CollectingSink, tab_until
 
 from toree_interpreters import OutputOptions, SparkSessionManager, SQLInterpreter
 from toree_interpreters.spark.tables import fetch, to_text
@@ -210,9 +210,23 @@ def test_text_matches_spark_show(spark_manager: SparkSessionManager) -> None:
 
 @spark
 def test_completion_and_inspection_use_the_catalog(sql: SQLInterpreter) -> None:
-    assert sql.complete("SELECT * FROM peo", 17).matches == ["people"]
+    def tab(marked: str, wanted: str) -> list[str]:
+        code, cursor = marked.replace("|", ""), marked.index("|")
+        return tab_until(lambda: sql.complete(code, cursor), wanted).matches
+
+    assert tab("SELECT * FROM peo|", "people") == ["people"]
     assert sql.complete("SELECT * FROM peo", 17).cursor_start == 14
     assert "SELECT" in sql.complete("SEL", 3).matches
+    assert tab("select na| from people", "name")[0] == "name"  # columns of the tables further on
+    assert tab("select p.| from people p where p.id > 1", "id") == ["id", "name"]
+    assert "upper" in tab("select upp|", "upper")  # the session's SQL functions
+    # A view a cell creates (here with a name that needs backquotes) is there at the next Tab.
+    sql.execute("CREATE OR REPLACE TEMPORARY VIEW `people ünïcode` AS SELECT 1 AS `é`", CollectingSink())
+    assert tab("select * from people|", "`people ünïcode`") == ["people", "`people ünïcode`"]
+    assert tab("select * from `people ü|", "`people ünïcode`") == ["`people ünïcode`"]
+    assert tab("select | from `people ünïcode`", "`é`")[0] == "`é`"
+    sql.execute("CREATE OR REPLACE GLOBAL TEMPORARY VIEW everyone AS SELECT 1 AS id", CollectingSink())
+    assert tab("select * from global_temp.ev|", "everyone") == ["everyone"]
     assert sql.inspect("SELECT * FROM people", 16) == {"text/plain": "people: struct<id:int,name:string>"}
     doc = sql.inspect("upper", 5)
     assert doc is not None and "Usage: upper" in doc["text/plain"]

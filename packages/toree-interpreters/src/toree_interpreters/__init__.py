@@ -19,6 +19,7 @@ from .contract import (
     StdinNotAllowed,
 )
 from .python import IPythonInterpreter, PySparkInterpreter
+from .r import RInterpreter
 from .scala import ScalaInterpreter
 from .shared_data import SharedData
 from .spark import SparkConnectUnsupported, SparkSessionManager, SparkUnavailable
@@ -36,6 +37,7 @@ __all__ = [
     "OutputOptions",
     "OutputSink",
     "PySparkInterpreter",
+    "RInterpreter",
     "SQLInterpreter",
     "ScalaInterpreter",
     "SharedData",

@@ -4,7 +4,9 @@ One ``CommManager`` per kernel, built on the ``comm`` package (the one ipywidget
 use). The kernel hands it client messages (``handle``) and tells it, with ``routing``, how to
 send: a ``send(msg_type, content, metadata, buffers)`` bound to the request being served (the
 running cell, or the client comm message being handled), so every comm message has the right
-parent. Sends from other threads, or after the request ended, use the last route.
+parent. Requests may be served on several threads at once (kernel subshells): each thread sends
+through its own request's route. Sends from threads serving no request, or after the request
+ended, use the home route: the main thread's last one (any thread's, until the main thread set one).
 """
 
 from __future__ import annotations
@@ -117,15 +119,25 @@ class CommManager(BaseCommManager):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.RLock()
-        self._send: Send | None = None
+        self._send: Send | None = None  # the home route
+        self._home_is_main = False
+        self._routes = threading.local()  # .send: the route of the request the thread serves
 
     # Routing ---------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def routing(self, send: Send) -> Iterator[None]:
-        """Comm messages go out through ``send`` from now on (and stay so until the next route)."""
+        """The calling thread's comm messages go out through ``send`` for the block; it becomes the home
+        route for other threads if this is the main thread (or the main thread has set none yet)."""
+        on_main = threading.current_thread() is threading.main_thread()
         with self._lock:
-            self._send = send
-        yield
+            if on_main or not self._home_is_main:
+                self._send, self._home_is_main = send, on_main
+        outer = getattr(self._routes, "send", None)
+        self._routes.send = send
+        try:
+            yield
+        finally:
+            self._routes.send = outer
 
     def send(
         self,
@@ -134,7 +146,7 @@ class CommManager(BaseCommManager):
         metadata: dict[str, Any] | None = None,
         buffers: Sequence[bytes] = (),
     ) -> None:
-        send = self._send
+        send = getattr(self._routes, "send", None) or self._send
         if send is None:
             log.warning(
                 "dropping %s for comm %s: no request to send it with yet", msg_type, content.get("comm_id")

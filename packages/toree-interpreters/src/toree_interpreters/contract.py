@@ -22,7 +22,12 @@ class StdinNotAllowed(RuntimeError):
 
 @runtime_checkable
 class OutputSink(Protocol):
-    """Where a running cell sends its output. Implementations must be thread-safe."""
+    """Where a running cell sends its output. Implementations must be thread-safe.
+
+    A sink may also have ``waits_when_busy`` (absent: True): False asks a room that runs one cell at a
+    time (Scala: one compiler) to fail the cell at once with ``InterpreterBusy`` rather than queue it while
+    another cell holds the room. A kernel sets it for its subshells' cells, which must answer promptly.
+    """
 
     def stream(self, name: StreamName, text: str) -> None:
         """Append text to stdout or stderr (callers batch; sinks may batch further)."""
@@ -42,6 +47,39 @@ class OutputSink(Protocol):
 
     def input(self, prompt: str, password: bool = False) -> str:
         """Ask the user for a line of text; raises StdinNotAllowed when the client can't answer."""
+
+
+class DiscardSink:
+    """An ``OutputSink`` that shows nothing (warm-up cells; no one to ask for input)."""
+
+    waits_when_busy = True
+
+    def stream(self, name: StreamName, text: str) -> None:
+        pass
+
+    def display(
+        self,
+        data: MimeBundle,
+        metadata: dict[str, Any] | None = None,
+        *,
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        pass
+
+    def clear_output(self, wait: bool = False) -> None:
+        pass
+
+    def input(self, prompt: str, password: bool = False) -> str:
+        raise StdinNotAllowed("nobody is there to answer")
+
+
+def waits_when_busy(sink: OutputSink) -> bool:
+    """Whether a cell with this sink queues for a busy one-cell-at-a-time room (see ``OutputSink``)."""
+    return bool(getattr(sink, "waits_when_busy", True))
+
+
+BUSY = "InterpreterBusy"  # the ename of a cell refused by a busy room (``waits_when_busy`` False)
 
 
 @attrs.frozen
@@ -120,6 +158,11 @@ class Interpreter(ABC):
     def start(self) -> None:  # noqa: B027 - optional hook
         """Prepare (cheap); heavy work like starting Spark belongs to the session manager."""
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook
+        """Do now what the first cell would otherwise wait for (a kernel from a warm pool does it before
+        a notebook adopts it, on a thread of its own; cells may start meanwhile). Nothing it does may
+        show in a notebook: no output, no names defined. Raises SparkUnavailable when Spark cannot start."""
+
     @abstractmethod
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
         """Run a cell. Must not raise for user errors: those become ``ExecuteOutcome.failed``."""
@@ -164,4 +207,6 @@ class Interpreter(ABC):
         or from a signal handler, so it must not block."""
 
     def shutdown(self) -> None:  # noqa: B027 - optional hook
-        """Release resources; the session manager stops Spark."""
+        """Release resources, promptly (a kernel gives each room ~0.4 s while it shuts down): stop child
+        processes the room started (an R process, say) rather than wait for them. The session manager
+        stops Spark; a kernel kills whatever child process is still running after this."""

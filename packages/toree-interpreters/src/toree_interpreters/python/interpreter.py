@@ -7,7 +7,9 @@ Interrupts are the delicate part. Each cell runs its Spark jobs in its own job g
 interrupt cancels that group from a separate thread (py4j from another thread is safe), and
 raises KeyboardInterrupt in the cell only when the cell is not inside a py4j call — raising
 there would leave the JVM connection mid-answer. A cell stuck in the JVM gets its job
-cancelled, the call returns with an error, and the cell reports KeyboardInterrupt.
+cancelled, the call returns with an error, and the cell reports KeyboardInterrupt. Nor is it
+raised inside a debugger's own code (debugpy, while a cell is stopped at a breakpoint or
+stepping): the debugger would be left thinking the cell is stopped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import ast
 import builtins
 import ctypes
+import functools
+import itertools
 import linecache
 import logging
 import os
@@ -28,6 +32,7 @@ from typing import Any, TextIO, cast
 from ..comms import CommManager
 from ..contract import (
     Completion,
+    DiscardSink,
     ExecuteOutcome,
     Interpreter,
     IsComplete,
@@ -44,18 +49,22 @@ from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, lost, shorten
 from ..spark.session import (
     REQUEST_WAIT_S,
-    SparkConnectUnsupported,
     SparkSessionManager,
     SparkUnavailable,
     is_connect,
 )
+from ..sql.completion import complete_in_code
 from ..streams import SinkStream
-from . import introspection
+from . import connect, introspection
 from .host_hooks import HOOK_MODES, HookMode, HostHooks
+from .running import RunningCell, RunningCells
 
 log = logging.getLogger(__name__)
 
 SPARK_NAMES = frozenset({"spark", "sc", "sqlContext"})
+_JVM_BRIDGE = ("py4j",)
+_DEBUGGERS = ("debugpy", "pydevd", "_pydevd_bundle", "_pydev_bundle", "_pydevd_frame_eval")  # debugpy's parts
+WARM_UP_CELL = "spark.range(10).count()\nspark.sql('SELECT 1 AS warm').collect()\nNone"
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -86,12 +95,9 @@ class PySparkInterpreter(Interpreter):
         self.hook_mode = hooks
         self.comms = comms if comms is not None else CommManager()
         self.options = options if options is not None else OutputOptions()
-        self._sink: OutputSink | None = None  # the current (or last) cell's sink
-        self._cell = 0
-        self._exec_thread: int | None = None  # set while a cell runs
-        self._spark_cell: SparkCell | None = None  # the running cell's job group, progress, interrupt
-        self._raised = False
-        self._raise_lock = threading.Lock()
+        # The cells running now (several at once with kernel subshells), each thread's sink: see running.py
+        self._cells = RunningCells()
+        self._numbers = itertools.count(1)
         self._started = False
         # Text with no cell to go to: the process's own streams (None only without a console)
         self.stdout = SinkStream("stdout", lambda: self._sink, cast(TextIO, sys.__stdout__))
@@ -127,10 +133,23 @@ class PySparkInterpreter(Interpreter):
             self._hooks.restore()
         self._started = False
 
+    @property
+    def _sink(self) -> OutputSink | None:
+        """The calling thread's cell's sink (or, for a thread running no cell, the home sink)."""
+        return self._cells.sink()
+
+    def warm_up(self) -> None:
+        """The session up, then a silent cell that runs a job and a query (code generation, the scheduler,
+        a cell's own machinery warm), leaving nothing behind: no history, no ``_``, no output."""
+        self.spark.get()
+        self.begin_cell(0, store_history=False, silent=True)
+        outcome = self.execute(WARM_UP_CELL, DiscardSink())
+        if outcome.status != "ok":
+            raise RuntimeError(f"the warm-up cell failed: {outcome.error}")
+
     # Execution ------------------------------------------------------------------------------------
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
-        self._cell += 1
-        filename = f"<cell-{self._cell}>"
+        filename = f"<cell-{next(self._numbers)}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
         try:
             body, last = _compile_cell(code, filename)
@@ -150,12 +169,11 @@ class PySparkInterpreter(Interpreter):
     def _in_cell(
         self, sink: OutputSink, uses_spark: bool, run: Callable[[SparkCell], ExecuteOutcome]
     ) -> ExecuteOutcome:
-        """``run`` as the running cell: its output to ``sink``, its Spark jobs in a ``SparkCell`` of their
-        own, interruptible, the host's hooks swapped for ours; what it raises becomes the outcome."""
-        self._sink = sink
-        self._raised = False
-        cell = self._spark_cell = SparkCell(self.spark, sink, self.options, language="python")
-        self._exec_thread = threading.get_ident()  # from here on, interrupts apply (also while Spark starts)
+        """``run`` as the calling thread's running cell: its output to ``sink``, its Spark jobs in a
+        ``SparkCell`` of their own, interruptible, the host's hooks swapped for ours; what it raises becomes
+        the outcome. Cells on other threads (kernel subshells) may run meanwhile, each with its own sink."""
+        cell = SparkCell(self.spark, sink, self.options, language="python")
+        running = self._cells.begin(sink, cell)  # from here on, interrupts apply (also while Spark starts)
         try:
             self._hooks.install()  # the cell's sys.stdout, getpass, comms; the host's again in finally
             if uses_spark or self.spark.is_ready:
@@ -167,10 +185,10 @@ class PySparkInterpreter(Interpreter):
         except BaseException as exc:
             return self._failure(exc, cell)
         finally:
-            with self._raise_lock:
-                self._exec_thread = None
-                if self._raised:
-                    _set_async_exc(threading.get_ident(), None)  # drop one not delivered yet
+            with self._cells.lock:
+                self._cells.end(running)
+                if running.raised:
+                    _set_async_exc(running.thread, None)  # drop one not delivered yet
             self._hooks.restore()
             cell.end()
 
@@ -184,8 +202,8 @@ class PySparkInterpreter(Interpreter):
         spark_failure = cell.failure(exc)
         if spark_failure is not None:
             return spark_failure
-        if _connect_unsupported(exc, self.spark.session_if_ready):
-            return self._report(self._connect_error(exc), exc.__traceback__)
+        if connect.unsupported(exc, self.spark.session_if_ready):
+            return self._report(connect.explained(exc, self.spark.remote), exc.__traceback__)
         return self._report(exc, exc.__traceback__)
 
     def _report(self, exc: BaseException, tb: types.TracebackType | None) -> ExecuteOutcome:
@@ -214,19 +232,13 @@ class PySparkInterpreter(Interpreter):
         except NameError as exc:
             raise KeyError(exc.name or expression.strip()) from None
 
-    def _connect_error(self, exc: BaseException) -> SparkConnectUnsupported:
-        return SparkConnectUnsupported(
-            f"{str(exc).strip().splitlines()[0]}: not available with Spark Connect (the kernel uses "
-            f"{self.spark.remote}); use the DataFrame API or SQL"
-        )
-
     def _bind_spark(self) -> None:
         session = self.spark.get()  # a new one if the JVM died: rebound below, and the cell is told
         if self._sink is not None:
             self.spark.announce(self._sink)
         if is_connect(session):
             if self.namespace.get("spark") is not session:
-                self.namespace.update(spark=session, sc=_NoSparkContext(self.spark))
+                self.namespace.update(spark=session, sc=connect.NoSparkContext(self.spark))
             return
         if self.namespace.get("spark") is not session:
             self.namespace.update(spark=session, sc=session.sparkContext)
@@ -248,46 +260,56 @@ class PySparkInterpreter(Interpreter):
 
     # Interrupt ------------------------------------------------------------------------------------
     def interrupt(self) -> None:
-        """Cancel the cell's Spark jobs (as they start, too) and raise KeyboardInterrupt in its Python
-        code as soon as it is out of the JVM: raising inside py4j would break the connection."""
-        tid, cell, number = self._exec_thread, self._spark_cell, self._cell
-        if tid is None or cell is None:
-            return
+        """Interrupt every running cell (the main shell's and the subshells'): cancel its Spark jobs (as
+        they start, too) and raise KeyboardInterrupt in its Python code as soon as it is out of the JVM:
+        raising inside py4j would break the connection."""
+        me = threading.get_ident()
+        # A SIGINT handler runs on the main cell's thread and raises there: that cell comes last.
+        for running in sorted(self._cells.all(), key=lambda c: c.thread == me):
+            self._interrupt_cell(running)
+
+    def _interrupt_cell(self, running: RunningCell) -> None:
+        cell = running.spark
         # Each interrupt may raise once more: code (or IPython's ``!cmd``) may have caught the last one.
-        if self._raise_lock.acquire(blocking=threading.get_ident() != tid):  # never waits in the handler
-            self._raised = False
-            self._raise_lock.release()
+        lock = self._cells.lock
+        if lock.acquire(blocking=threading.get_ident() != running.thread):  # never waits in the handler
+            running.raised = False
+            lock.release()
         first = not cell.interrupted
-        cell.interrupt(on_tick=lambda: self._raise_out_of_jvm(tid, number))
-        if first and _in_jvm_call(tid):
+        cell.interrupt(on_tick=lambda: self._raise_when_safe(running))
+        tid = running.thread
+        if _in_frames_of(tid, _DEBUGGERS) or (first and _in_frames_of(tid, _JVM_BRIDGE)):
             return  # the cancelling thread raises once the call returns
-        self._raise_in(tid, number)
+        self._raise_in(running)
 
-    def _raise_out_of_jvm(self, tid: int, cell: int) -> None:
-        if not _in_jvm_call(tid):
-            self._raise_in(tid, cell)
+    def _raise_when_safe(self, running: RunningCell) -> None:
+        if not _in_frames_of(running.thread, _JVM_BRIDGE + _DEBUGGERS):
+            self._raise_in(running)
 
-    def _raise_in(self, tid: int, cell: int) -> None:
+    def _raise_in(self, running: RunningCell) -> None:
         """Raise KeyboardInterrupt in the cell's thread, once, and only while that cell runs."""
-        here = threading.get_ident() == tid  # we are the SIGINT handler, running on the cell's thread
+        here = threading.get_ident() == running.thread  # we are the SIGINT handler, on the cell's thread
         # The handler must not wait: it may have landed while this thread holds the lock (the cell's end).
-        if not self._raise_lock.acquire(blocking=not here):
+        if not self._cells.lock.acquire(blocking=not here):
             return
         try:
-            if self._raised or self._exec_thread != tid or self._cell != cell:
+            if running.raised or self._cells.on(running.thread) is not running:
                 return
-            self._raised = True
+            running.raised = True
             if not here:
-                _set_async_exc(tid, KeyboardInterrupt)
+                _set_async_exc(running.thread, KeyboardInterrupt)
                 return
         finally:
-            self._raise_lock.release()
+            self._cells.lock.release()
         raise KeyboardInterrupt
 
     # Introspection --------------------------------------------------------------------------------
     def complete(self, code: str, cursor_pos: int) -> Completion:
+        """jedi's completions; in the string of ``spark.sql("...")``/``spark.table("...")``, the catalog's
+        names first."""
         self._await_spark_names(code, cursor_pos)
-        return introspection.complete(self.namespace, code, cursor_pos)
+        own = functools.partial(introspection.complete, self.namespace, code, cursor_pos)
+        return complete_in_code(code, cursor_pos, "python", own, self.spark.catalog_names)
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
         self._await_spark_names(code, cursor_pos)
@@ -297,7 +319,7 @@ class PySparkInterpreter(Interpreter):
         """``spar<Tab>`` or ``spark.ran<Tab>`` right after start-up: the session is still starting and
         ``spark``/``sc`` are bound by the first cell. When the name at the cursor is (the start of) one of
         them, wait for the session (bounded) and bind them now; not while a cell runs (it binds them)."""
-        if self._exec_thread is not None or "spark" in self.namespace:
+        if self._cells or "spark" in self.namespace:
             return
         head = introspection.dotted_name_at(code, cursor_pos).split(".")[0]
         wanted = head and any(name.startswith(head) for name in SPARK_NAMES)
@@ -330,10 +352,11 @@ def _uses_names(body: types.CodeType, last: types.CodeType | None, names: frozen
     return False
 
 
-def _in_jvm_call(tid: int) -> bool:
+def _in_frames_of(tid: int, modules: tuple[str, ...]) -> bool:
+    """Thread ``tid`` is running code of one of ``modules`` (top-level names), or code called from it."""
     frame = sys._current_frames().get(tid)
     while frame is not None:
-        if str(frame.f_globals.get("__name__", "")).startswith("py4j"):
+        if str(frame.f_globals.get("__name__", "")).partition(".")[0] in modules:
             return True
         frame = frame.f_back
     return False
@@ -342,36 +365,6 @@ def _in_jvm_call(tid: int) -> bool:
 def _set_async_exc(tid: int, exc: type[BaseException] | None) -> None:
     """Schedule ``exc`` in thread ``tid`` (None clears a pending one)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(exc) if exc else None)
-
-
-class _NoSparkContext:
-    """``sc`` on Spark Connect: there is no SparkContext; using it says so."""
-
-    def __init__(self, spark: SparkSessionManager) -> None:
-        self._spark = spark
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise SparkConnectUnsupported(
-            f"sc.{name}: the SparkContext (sc, RDDs) is not available with Spark Connect (the kernel uses "
-            f"{self._spark.remote}); use the DataFrame API or SQL"
-        )
-
-    def __repr__(self) -> str:
-        return f"<no SparkContext: Spark Connect session on {self._spark.remote}>"
-
-
-def _connect_unsupported(exc: BaseException, session: Any) -> bool:
-    """pyspark's own errors for classic-only APIs on Connect (``spark.sparkContext``, ``_jvm`` ...)."""
-    if session is None or not is_connect(session):
-        return False
-    text = str(exc)
-    return (
-        "NOT_IMPLEMENTED" in text
-        or "JVM_ATTRIBUTE_NOT_SUPPORTED" in text
-        or "NOT_SUPPORTED_WITH_SPARK_CONNECT" in text
-    )
 
 
 def _failed(exc: BaseException, tb: types.TracebackType | None, *, syntax: bool = False) -> ExecuteOutcome:

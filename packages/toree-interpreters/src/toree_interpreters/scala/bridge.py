@@ -16,8 +16,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
-RESOURCES = ("cells.scala", "kernel.scala", "statements.scala")  # the bridge, interpreted in this order as one line
+RESOURCES = (
+    "cells.scala",
+    "kernel.scala",
+    "statements.scala",
+)  # the bridge, interpreted in this order as one line
 WARMUP = "warmup.scala"
+CLASSIC = "classic_session.scala"  # spark, sc ... on the driver JVM's session (see connect_repl for Connect)
 Verdict = Literal["complete", "incomplete", "invalid"]  # what the REPL's parser makes of a cell
 
 
@@ -50,10 +55,24 @@ class ReplBridge:
     """A live REPL in ``session``'s JVM and the JVM objects of its bridge. Not thread-safe: the
     interpreter serialises calls (one cell, compile or completion at a time)."""
 
-    def __init__(self, session: Any, class_dir: str, options: str = "") -> None:
-        """``options``: more compiler options (the interrupt-check plugin)."""
+    def __init__(
+        self,
+        session: Any,
+        class_dir: str,
+        options: str = "",
+        predef: str = "",
+        *,
+        jvm: Any = None,
+        spark_lines: tuple[str, ...] = (),
+        units: tuple[str, ...] = (),
+    ) -> None:
+        """``options``: more compiler options (the interrupt-check plugin); ``predef``: Scala definitions
+        compiled with the bridge (no extra compile). On Spark Connect, ``jvm`` is the client's JVM (not
+        ``session``'s driver), ``spark_lines`` (REPL lines of their own, so a closure that uses ``spark``
+        does not capture the bridge) define ``spark``/``sc`` there, and ``units`` are Scala files compiled
+        first."""
         self.session = session
-        self.jvm = jvm = session.sparkContext._jvm
+        self.jvm = jvm = jvm if jvm is not None else session.sparkContext._jvm
         settings = jvm.scala.tools.nsc.Settings()
         # -Yrangepos: where each statement of a cell ends (ToreeStatements); Scala 2.13 has it by default.
         args = f"-Yrepl-class-based -Yrepl-outdir {class_dir} -usejavacp -Yrangepos {options}"
@@ -66,10 +85,16 @@ class ReplBridge:
             self.repl = interpreter_pkg.IMain(settings, reporter)
         except Exception:  # Scala 2.12 (Spark 3.5)
             self.repl = interpreter_pkg.IMain(settings, writer)
-        source = "\n".join(scala_source(name) for name in RESOURCES)
-        if str(self.repl.interpret(source)) != "Success":
-            raise BridgeError(self.take_report())
-        self.take_report()
+        for unit in units:
+            if not self.repl.compileString(unit):
+                raise BridgeError(self.take_report())
+        source = "\n".join(
+            [*(scala_source(name) for name in RESOURCES), "" if spark_lines else scala_source(CLASSIC), predef]
+        )
+        for line in (source, *spark_lines):
+            if str(self.repl.interpret(line)) != "Success":
+                raise BridgeError(self.take_report())
+            self.take_report()
         self.streams: tuple[Any, Any] = (self.term("toreeOut"), self.term("toreeErr"))  # ToreeStream
         self.runner = self.term("toreeRunner")
         kernel = self.term("kernel")

@@ -6,6 +6,7 @@ answer ``(cursor_start, names)``; the interpreter decides when the REPL may be a
 
 from __future__ import annotations
 
+from ..contract import Completion
 from .bridge import ReplBridge
 from .repl_output import term_type, word_at
 
@@ -46,3 +47,10 @@ def inspection(bridge: ReplBridge, code: str, cursor_pos: int) -> str | None:
         return None
     type_ = term_type(bridge.type_of(name))
     return None if type_ is None else f"{name}: {type_}"
+
+
+def as_completion(found: tuple[int, list[str]] | None, cursor_pos: int) -> Completion:
+    """The REPL's candidates (``candidates``' answer, None when it had none) as a completion reply."""
+    if found is None or not found[1]:
+        return Completion([], cursor_pos, cursor_pos)
+    return Completion(sorted(set(found[1])), found[0], cursor_pos)

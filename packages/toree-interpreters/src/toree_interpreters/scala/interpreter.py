@@ -1,13 +1,11 @@
 """Scala cells on the same SparkSession as Python: the Scala REPL compiler (IMain) inside the Spark
-driver JVM, driven through py4j. No Toree jar: pyspark's own spark-repl / scala-compiler jars.
+driver JVM, driven through py4j (on Spark Connect, in a client JVM of its own: ``connect_repl``). No
+Toree jar: pyspark's own spark-repl / scala-compiler jars.
 
-The interpreter owns the cell lifecycle: one cell (or warm-up compile, or completion) on the REPL at
-a time, Spark job groups and interrupts through ``SparkCell``, a new REPL when the JVM was replaced.
-The JVM side lives in ``bridge`` (and its Scala resources), live output in ``forwarding``, reading
-the REPL's reports in ``repl_output``, completion in ``completion``.
-
-Interrupting a cell: ``stopping`` (Spark jobs cancelled, the JVM thread interrupted, then stopped
-or abandoned).
+The interpreter owns the cell lifecycle: one cell (or warm-up compile, or completion) on the REPL at a
+time, Spark job groups and interrupts through ``SparkCell`` (stopping the JVM thread: ``stopping``), a
+new REPL when the JVM was replaced. The JVM side lives in ``bridge`` (and its Scala resources), live
+output in ``forwarding``, the REPL's reports in ``repl_output``, completion in ``completion``.
 """
 
 from __future__ import annotations
@@ -22,7 +20,9 @@ import attrs
 
 from ..comms import CommManager
 from ..contract import (
+    BUSY,
     Completion,
+    DiscardSink,
     ExecuteOutcome,
     Interpreter,
     IsComplete,
@@ -30,18 +30,25 @@ from ..contract import (
     MimeBundle,
     OutputOptions,
     OutputSink,
+    waits_when_busy,
 )
 from ..shared_data import SharedData
 from ..spark import tables
 from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, lost
-from ..spark.session import REQUEST_WAIT_S, SparkSessionManager, SparkUnavailable
-from . import completion, interrupt_checks, repl_output, stopping
+from ..spark.session import REQUEST_WAIT_S, SparkSessionManager, SparkUnavailable, is_connect
+from ..sql.completion import complete_in_code
+from . import completion, connect_repl, interrupt_checks, repl_output, stopping
 from .bridge import BridgeError, ReplBridge, Verdict, shipped_scala_version, warmup_source
 from .forwarding import Forwarder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+BUSY_WAIT_S = 0.5  # a cell that must not queue still waits out a warm-up compile (~50 ms)
+BUSY_MESSAGE = (
+    "the Scala interpreter is running another cell (one Scala compiler runs one cell at a time), so this "
+    "cell did not run; run it again when that cell is done, or interrupt it"
+)
 
 
 class ScalaInterpreter(Interpreter):
@@ -62,12 +69,17 @@ class ScalaInterpreter(Interpreter):
         shared_data: SharedData | None = None,
         options: OutputOptions | None = None,
         comms: CommManager | None = None,
+        predef: str = "",
     ) -> None:
+        """``predef``: Scala definitions every REPL starts with, compiled with the bridge (the kernel
+        declares ``var REQUEST`` under the Kernel Gateway, whose notebook-http mode assigns it)."""
         self.spark = spark
+        self.predef = predef
         self.comms = comms if comms is not None else CommManager()
         self.shared_data = shared_data if shared_data is not None else SharedData()
         self._bridge: ReplBridge | None = None  # the REPL, once a cell needed it
         self._forwarder: Forwarder | None = None
+        self._client = connect_repl.ReplJvm(spark)  # Spark Connect: the kernel's client JVM, for the REPL
         version = shipped_scala_version()  # known before the JVM starts: kernel_info answers at once
         self._scala_version = (int(version.split(".")[0]), int(version.split(".")[1]))
         self.language_info = attrs.evolve(self.language_info, version=version)
@@ -92,12 +104,13 @@ class ScalaInterpreter(Interpreter):
         self._bridge = None
         self._forwarder = None
         self.shared_data.detach_lost()  # kernel.data lived in the dead JVM: start an empty one
+        self._client.stop()  # Spark Connect: the server went away; the next cell starts a new client
 
     def _start_repl(self) -> ReplBridge:
         """The REPL, created on first use (it needs the JVM, hence the session)."""
-        session = self.spark.classic("Scala cells are")
+        session = self.spark.get()
         bridge = self._bridge
-        if bridge is not None and bridge.session is session:
+        if bridge is not None and bridge.session is session and self._client.usable():
             return bridge
         if bridge is not None:
             self._forget_jvm()
@@ -114,17 +127,19 @@ class ScalaInterpreter(Interpreter):
         return bridge
 
     def _new_bridge(self, session: Any) -> ReplBridge:
-        class_dir = str(self.spark.repl_class_dir)
-        plugin = None
-        if self.interrupt_checks:
-            plugin = interrupt_checks.plugin_dir(session, self.language_info.version)
+        if is_connect(session):  # Spark Connect: the REPL runs in a client JVM of its own
+            gateway, new = self._client.factory(self.spark, session)
+        else:
+            gateway, class_dir = session.sparkContext._gateway, str(self.spark.repl_class_dir)
+            new = lambda options: ReplBridge(session, class_dir, options, self.predef)  # noqa: E731
+        plugin = interrupt_checks.plugin_dir(gateway, self.language_info.version) if self.interrupt_checks else None
         if plugin is not None:
             try:
-                return ReplBridge(session, class_dir, interrupt_checks.compiler_options(plugin))
+                return new(interrupt_checks.compiler_options(plugin))
             except Exception:  # a dead JVM fails again below
                 log.warning("the Scala REPL failed with interrupt checks; starting without", exc_info=True)
         try:
-            return ReplBridge(session, class_dir)
+            return new("")
         except BridgeError as exc:
             raise SparkUnavailable(f"the Scala interpreter could not be set up: {exc}") from exc
 
@@ -158,14 +173,28 @@ class ScalaInterpreter(Interpreter):
             finally:
                 self._lock.release()
 
+    def warm_up(self) -> None:
+        """The REPL built and a cell with a Spark job run (the compiler's and the JIT's first time; it
+        leaves no name behind). The idle-time warm-up compiles go on after it, yielding to cells."""
+        outcome = self.execute("{ spark.range(1).count(); () }", DiscardSink())
+        if outcome.status != "ok":
+            raise RuntimeError(f"the Scala warm-up cell failed: {outcome.error}")
+
     def execute(self, code: str, sink: OutputSink) -> ExecuteOutcome:
+        """Run a cell once the REPL is free: one compiler, one cell at a time. A cell whose sink does not
+        wait when busy (a kernel subshell's) is refused at once while another cell runs."""
         if repl_output.only_comments(code):  # nothing to run, as in spark-shell
             return ExecuteOutcome()
         self._wanted += 1
         try:
-            with self._lock:
+            if not self._lock.acquire(timeout=-1 if waits_when_busy(sink) else BUSY_WAIT_S):
+                self._wanted -= 1
+                return ExecuteOutcome.failed(BUSY, BUSY_MESSAGE)
+            try:
                 self._wanted -= 1
                 return self._execute(code, sink)
+            finally:
+                self._lock.release()
         finally:
             self._last_cell_end = time.monotonic()
 
@@ -175,7 +204,9 @@ class ScalaInterpreter(Interpreter):
             try:
                 bridge = self._start_repl()
                 # The cell's thread starts from this thread's JVM twin (py4j pins it) and inherits its group.
-                cell.attach(bridge.session)
+                connect = is_connect(bridge.session)  # the client JVM's reports feed the progress display
+                cell.attach(bridge.session, connect_repl.progress_poll(bridge, cell.group) if connect else None)
+                bridge.runner.setTag(cell.group)  # Spark Connect: the client tags the cell's operations
             except SparkUnavailable as exc:
                 return lost(exc)
             except Exception as exc:
@@ -219,6 +250,10 @@ class ScalaInterpreter(Interpreter):
             self._show_echo("".join(reports), sink)
             return ExecuteOutcome(result=self._render(reports[-1]))  # the last line's value is the cell's
         failure = repl_output.failure(status, reports[-1])
+        if failure.ename == "ScalaException" and is_connect(self.spark.session_if_ready):
+            gone = self.spark.died(RuntimeError(reports[-1]))  # the Connect server went away?
+            if gone is not None:
+                return lost(gone)
         return ExecuteOutcome.failed(failure.ename, failure.evalue, failure.traceback)
 
     def _show_echo(self, report: str, sink: OutputSink) -> None:
@@ -245,13 +280,17 @@ class ScalaInterpreter(Interpreter):
         if found is None:
             return None
         if found.is_dataframe:
-            session = self.spark.session_if_ready
-            df = tables.as_dataframe(self._require_bridge().term(found.name), session)
-            if df is not None:
-                return tables.dataframe_bundle(df, self.options.max_rows)
+            value, session = self._require_bridge().term(found.name), self.spark.session_if_ready
+            with tables.jvm_dataframe(value, session, self.dataset_view) as df:
+                if df is not None:
+                    return tables.dataframe_bundle(df, self.options.max_rows)
         full = self._full_values()
         value = full(found.name) if full is not None else None
         return {"text/plain": found.text(show_types=self.options.show_types, value=value)}
+
+    def dataset_view(self, value: Any, name: str) -> bool:
+        """Spark Connect: a Scala Dataset as temp view ``name``, for Python to read (tables.jvm_dataframe)."""
+        return connect_repl.dataset_view(self._require_bridge(), value, name)
 
     def evaluate(self, expression: str) -> MimeBundle:
         """``user_expressions``: the value's toString."""
@@ -274,11 +313,12 @@ class ScalaInterpreter(Interpreter):
     def complete(self, code: str, cursor_pos: int) -> Completion:
         """The presentation compiler's candidates; nothing while a cell runs or Spark is down. Right after
         start-up it waits for the session that is starting and the REPL (see ``_ask``)."""
-        found = self._ask(lambda bridge: completion.candidates(bridge, code, cursor_pos, self._scala_version))
-        if found is None:
-            return Completion([], cursor_pos, cursor_pos)
-        start, names = found
-        return Completion(sorted(set(names)), start, cursor_pos)
+        def own() -> Completion:
+            return completion.as_completion(
+                self._ask(lambda bridge: completion.candidates(bridge, code, cursor_pos, self._scala_version)), cursor_pos
+            )
+        # In the string of spark.sql("...")/spark.table("..."): the catalog's names first.
+        return complete_in_code(code, cursor_pos, "scala", own, self.spark.catalog_names)
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
         """The type of the term under the cursor (``greeting: String``); waits for start-up as ``complete``."""
@@ -344,6 +384,8 @@ class ScalaInterpreter(Interpreter):
 
     def shutdown(self) -> None:
         self._closed = True  # ends the warm-up
+        if self._client.jvm is not None:
+            self._forget_jvm()
 
     def is_complete(self, code: str) -> IsComplete:
         """The REPL parser's verdict, as spark-shell decides whether to wait for more lines; a heuristic

@@ -47,7 +47,7 @@ def compiler_options(plugin_dir: Path) -> str:
     return f"-Xplugin:{plugin_dir} -Xplugin-require:{PLUGIN_NAME}"
 
 
-def plugin_dir(session: Any, scala_version: str) -> Path | None:
+def plugin_dir(gateway: Any, scala_version: str) -> Path | None:
     """The compiled plugin's directory (compiling it first if needed), or None when it cannot be had."""
     try:
         root = cache_root()
@@ -57,7 +57,7 @@ def plugin_dir(session: Any, scala_version: str) -> Path | None:
         root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".compiling-", dir=root))
         try:
-            if not _compile(session, work):
+            if not _compile(gateway, work):
                 log.warning("the Scala interrupt checks did not compile: loops stop only via Thread.stop")
                 return None
             try:
@@ -73,11 +73,10 @@ def plugin_dir(session: Any, scala_version: str) -> Path | None:
         return None
 
 
-def _compile(session: Any, out: Path) -> bool:
-    """scalac in the driver JVM: the plugin's classes and descriptor into ``out``."""
+def _compile(gateway: Any, out: Path) -> bool:
+    """scalac in the REPL's JVM (py4j ``gateway``): the plugin's classes and descriptor into ``out``."""
     source = out / SOURCE
     source.write_text(scala_source(SOURCE), "utf-8")
-    gateway = session.sparkContext._gateway
     jvm = gateway.jvm
     args = ["-usejavacp", "-nowarn", "-d", str(out), str(source)]
     array = gateway.new_array(jvm.java.lang.String, len(args))

@@ -16,7 +16,7 @@ import attrs
 
 # ``res3: Int = 2`` (Scala 2.12) or ``val res3: Int = 2`` (2.13); the value may span lines.
 _RESULT = re.compile(r"^(?:val )?(res\d+): (.+?) = (.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
-_DATAFRAME_TYPE = re.compile(r"^(?:org\.apache\.spark\.sql\.)?(?:DataFrame|Dataset\[)")
+_DATAFRAME_TYPE = re.compile(r"^(?:org\.apache\.spark\.sql\.(?:connect\.)?)?(?:DataFrame|Dataset\[)")  # connect.: Spark 4 Connect client
 # One report entry: a line starting in column 0 plus its indented continuation lines.
 _ENTRY = re.compile(r"^\S.*(?:\n(?!\S).*)*", re.MULTILINE)
 # ``x: Int = 2`` (2.12) or ``val x: Int = 2`` / ``var x: Int = 2`` (2.13).
@@ -88,12 +88,18 @@ def echo(report: str, *, show_types: bool, full_value: FullValue | None = None) 
     return "\n".join(lines)
 
 
+_UNSUPPORTED = re.compile(r"(?:[\w.$]+\.)?SparkConnectUnsupported: (.*)")
+
+
 def failure(status: str, report: str) -> Failure:
     """The error of a cell the REPL answered ``Incomplete`` or ``Error`` (compile or runtime)."""
     if status == "Incomplete":
         return Failure("Incomplete", "the cell is incomplete (an open brace or expression?)", [])
     ename = "CompileError" if "error:" in report else "ScalaException"
     message = first_line(report).removeprefix("error: ") or "the Scala REPL failed without saying why"
+    unsupported = _UNSUPPORTED.match(message)
+    if unsupported:  # sc on Spark Connect (connect_session.scala): the same error as Python's
+        return Failure("SparkConnectUnsupported", unsupported[1], report.rstrip("\n").splitlines())
     return Failure(ename, message, report.rstrip("\n").splitlines())
 
 

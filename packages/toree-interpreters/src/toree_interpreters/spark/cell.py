@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..contract import ExecuteOutcome, OutputOptions, OutputSink
+from ..threads import service_thread
+from .connect_progress import ConnectTracker
 from .errors import cancelled, driver_out_of_memory, lost
 from .progress import JobProgress
 from .session import SparkSessionManager, is_connect
@@ -50,6 +52,7 @@ class SparkCell:
         self.interrupts = 0  # interrupts received so far
         self._session: Any = None  # the session the group is set on, once attached
         self._progress: JobProgress | None = None
+        self._tracker: ConnectTracker | None = None  # Spark Connect: the progress handler of the cell
         self._ended = threading.Event()
         self._watcher: threading.Thread | None = None
         self._on_tick: Callable[[], None] | None = None
@@ -67,9 +70,11 @@ class SparkCell:
         self.attach(session)
         return session
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: Any, reports: Callable[[], str] | None = None) -> None:
         """Run the calling thread's next Spark jobs in this cell's group and show their progress.
-        Once per cell; a failure to set the group only costs the cell its interruptibility."""
+        Once per cell; a failure to set the group only costs the cell its interruptibility.
+        ``reports``: on Spark Connect, where a client other than ``session`` reports its progress
+        (``ConnectTracker``'s poll; the Scala client JVM)."""
         self.spark.announce(self.sink)  # the JVM died since the last cell: say so before anything else
         if self._session is not None or self._ended.is_set():
             return
@@ -82,16 +87,26 @@ class SparkCell:
             log.warning("could not set the Spark job group", exc_info=True)
             return
         self._session = session  # from here on the cancelling thread cancels this group
-        if not is_connect(session):  # Connect has no status tracker
-            progress = self._progress = JobProgress.for_cell(
-                lambda: self.spark.session_if_ready,
-                self.group,
-                self.sink,
-                self.options,
-                interrupted=lambda: self.interrupted,
-            )
-            if progress is not None:
-                progress.start()
+        tracker = None
+        if is_connect(session) and reports is not None:
+            tracker = ConnectTracker(poll=reports)
+        elif is_connect(session):  # no status tracker: the client's progress handler feeds one
+            tracker = self._tracker = ConnectTracker(thread=threading.get_ident())  # attach: the cell's thread
+            try:
+                session.registerProgressHandler(tracker)
+            except Exception:  # an older client: no progress
+                log.debug("no Spark Connect progress handler", exc_info=True)
+                return
+        progress = self._progress = JobProgress.for_cell(
+            lambda: self.spark.session_if_ready,
+            self.group,
+            self.sink,
+            self.options,
+            interrupted=lambda: self.interrupted,
+            tracker=tracker,
+        )
+        if progress is not None:
+            progress.start()
 
     def end(self) -> None:
         """Stop the progress display (its final state goes out before the cell's result), stop
@@ -99,6 +114,7 @@ class SparkCell:
         if self._ended.is_set():
             return
         self._ended.set()
+        self.spark.catalog_names.invalidate()  # the cell may have created or dropped views and functions
         progress, self._progress = self._progress, None
         if progress is not None:
             progress.stop()
@@ -113,6 +129,8 @@ class SparkCell:
                 if self.interrupted:  # the server may still run what the cell left behind
                     session.interruptTag(self.group)
                 session.removeTag(self.group)
+                if self._tracker is not None:
+                    session.removeProgressHandler(self._tracker)
             else:
                 session.sparkContext.setLocalProperty("spark.jobGroup.id", None)
         except Exception:
@@ -139,21 +157,25 @@ class SparkCell:
             if self._watcher is not None:
                 return
             self._on_tick = on_tick
-            self._watcher = threading.Thread(target=self._cancel_until_end, name="toree-cancel", daemon=True)
+            self._watcher = service_thread(
+                threading.Thread(target=self._cancel_until_end, name="toree-cancel", daemon=True)
+            )
         finally:
             self._watch_lock.release()
         self._watcher.start()
 
     def _cancel_until_end(self) -> None:
-        first = True
-        while not self._ended.is_set():
+        first, failed = True, False
+        while not self._ended.is_set() and not self.spark.stopping:  # no JVM to ask once the kernel stops
             session = self._session
             if session is not None:
                 try:
                     self._cancel(session, everything=first)
                     first = False
                 except Exception:
-                    log.warning("cancelling Spark job group %s failed", self.group, exc_info=True)
+                    if not failed:  # once per cell: it polls every CANCEL_POLL_S
+                        log.warning("cancelling Spark job group %s failed", self.group, exc_info=True)
+                    failed = True
             if self._on_tick is not None:
                 try:
                     self._on_tick()

@@ -11,9 +11,41 @@ import os
 import subprocess
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+def builder(
+    spark_args: Sequence[str], conf: Mapping[str, str], app_name: str, class_dir: str, defaults: Mapping[str, str]
+) -> Any:
+    """pyspark's builder of the driver: the app name unless the options name one, the REPL's class
+    directory, the ``defaults`` the options leave alone, then ``conf``."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    if not ("--name" in spark_args or any(a.startswith(("--name=", "spark.app.name=")) for a in spark_args)):
+        builder = builder.appName(app_name)
+    builder = builder.config("spark.repl.class.outputDir", class_dir)
+    for key, value in defaults.items():
+        if key not in conf and not any(key in arg for arg in spark_args):
+            builder = builder.config(key, value)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder
+
+
+def add_jar(session: Any, url: str) -> None:
+    """A jar on the driver's classpath (the context class loader of py4j's threads, Spark's
+    MutableURLClassLoader) and shipped to the executors."""
+    jvm: Any = session.sparkContext._jvm  # Optional in the stubs: set on a live classic session
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    try:
+        loader.addURL(jvm.java.net.URL(url))
+    except Exception as exc:  # not a MutableURLClassLoader: py4j will not see the classes
+        log.warning("could not add %s to the driver class loader: %s", url, exc)
+    session.sparkContext._jsc.sc().addJar(url)
 
 
 def gateway_process(session: Any) -> subprocess.Popen[bytes] | None:
@@ -169,3 +201,26 @@ def stop(session: Any, timeout: float) -> None:
     if proc is not None:
         end_process(proc, timeout)
     forget_gateway()
+
+
+def end(session: Any, timeout: float) -> None:
+    """End a classic session's JVM as fast as is clean: told to exit (pyspark's gateway exits when its stdin
+    closes, stopping the SparkContext in its shutdown hook), killed after ``timeout`` s. No py4j calls:
+    for a process about to exit, whatever the JVM is busy with."""
+    proc = gateway_process(session)
+    if proc is not None:
+        end_process(proc, timeout)
+    forget_gateway()
+
+
+def set_working_directory(session: Any, path: str) -> None:
+    """Relative paths in Spark resolve against ``path`` (a driver started elsewhere, adopted by a notebook
+    in ``path``): Hadoop's local file system, which ``spark.read``/``write`` use, and ``user.dir``."""
+    try:
+        jvm = session.sparkContext._jvm
+        hadoop_conf = session.sparkContext._jsc.hadoopConfiguration()
+        local = jvm.org.apache.hadoop.fs.FileSystem.getLocal(hadoop_conf)
+        local.setWorkingDirectory(jvm.org.apache.hadoop.fs.Path(jvm.java.io.File(path).toURI()))
+        jvm.java.lang.System.setProperty("user.dir", path)
+    except Exception:
+        log.warning("could not set the Spark driver's working directory to %s", path, exc_info=True)

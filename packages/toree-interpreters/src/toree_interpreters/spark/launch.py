@@ -16,55 +16,22 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from pathlib import Path
+
+from .. import process_tree
 
 log = logging.getLogger(__name__)
 
 _MARKERS = (b"bin/spark-submit", b"org.apache.spark.deploy.SparkSubmit")
-_PROC = Path("/proc")
-
-
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process this user can see (empty without /proc)."""
-    found: dict[int, int] = {}
-    try:
-        entries = list(_PROC.iterdir())
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_bytes()
-            found[int(entry.name)] = int(stat.rpartition(b")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return (_PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def launch_processes(parent: int | None = None) -> list[int]:
     """The Spark launches that ``parent`` (this process) started, each followed by its descendants."""
     parent = os.getpid() if parent is None else parent
-    parents = _parents()
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
+    children = process_tree.children_by_parent()
     found: list[int] = []
     for pid in children.get(parent, []):
-        if any(marker in _cmdline(pid) for marker in _MARKERS):
-            tree, stack = [], [pid]
-            while stack:
-                current = stack.pop()
-                tree.append(current)
-                stack.extend(children.get(current, []))
-            found += tree
+        if any(marker in process_tree.cmdline(pid) for marker in _MARKERS):
+            found += process_tree.subtree(pid, children)
     return found
 
 

@@ -6,7 +6,8 @@ quick cells stay silent; updates are throttled to one per ``interval`` (5 per se
 far below the IOPub rates Jupyter Server drops. The renderer and the throttle are pure, for tests.
 
 The poller never takes an interpreter's lock and never raises into the cell: a failing status
-tracker (e.g. ``spark.stop()`` in the cell) just ends the display.
+tracker (e.g. ``spark.stop()`` in the cell) just ends the display. The job and stage it names link to
+their pages in the Spark UI (``ui.py``), when the driver has one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any, Literal
 import attrs
 
 from ..contract import MimeBundle, OutputOptions, OutputSink
+from ..threads import service_thread
+from .ui import job_url, spark_ui_url, stage_url
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class StageProgress:
     completed: int = 0
     active: int = 0
     failed: int = 0
+    attempt: int = 0  # the stage's current attempt (the Spark UI's page of a stage is per attempt)
 
 
 @attrs.frozen
@@ -111,7 +115,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def render_text(snap: Snapshot) -> str:
+def render_text(snap: Snapshot, ui: str | None = None) -> str:
+    """One line, and the Spark UI page of the job it names on a second one (``ui``: the UI's address)."""
+    link = f"\nSpark UI: {job_url(ui, snap.current_job)}" if ui and snap.current_job is not None else ""
+    return _line(snap) + link
+
+
+def _line(snap: Snapshot) -> str:
     done, total = snap.completed_tasks, snap.total_tasks
     if snap.state != "running":
         return f"{snap.state}: {done}/{total} tasks in {_plural(len(snap.jobs), 'job')}, {snap.elapsed:.1f} s"
@@ -128,21 +138,42 @@ def render_text(snap: Snapshot) -> str:
 _COLORS = {"running": "#2f81f7", "done": "#2da44e", "failed": "#cf222e", "cancelled": "#9a6700"}
 
 
-def render(snap: Snapshot) -> MimeBundle:
-    """The display bundle: a text bar for consoles, a small styled bar for notebooks."""
-    text = render_text(snap)
+def render(snap: Snapshot, ui: str | None = None) -> MimeBundle:
+    """The display bundle: a text bar for consoles, a small styled bar for notebooks; the job and stage
+    it names link to their Spark UI pages when ``ui`` (the UI's address) is known."""
+    line = _line(snap)
     total = snap.total_tasks
     percent = 100.0 if snap.state == "done" else (100.0 * snap.completed_tasks / total if total else 0.0)
-    label = text.split("] ", 1)[1] if snap.state == "running" else text
+    label = html.escape(line.split("] ", 1)[1] if snap.state == "running" else line)
+    if ui:
+        label = _linked(label, snap, ui)
     color = _COLORS.get(snap.state, "#2f81f7")
     markup = (
         '<div class="toree-progress" style="font-family:monospace;font-size:12px;line-height:18px">'
         '<span style="display:inline-block;width:200px;height:10px;border:1px solid #8c959f;'
         'border-radius:3px;background:#eaeef2;vertical-align:middle;overflow:hidden">'
         f'<span style="display:block;width:{percent:.1f}%;height:100%;background:{color}"></span></span>'
-        f" <span>{html.escape(label)}</span></div>"
+        f" <span>{label}</span></div>"
     )
-    return {"text/plain": text, "text/html": markup}
+    return {"text/plain": render_text(snap, ui), "text/html": markup}
+
+
+def _linked(label: str, snap: Snapshot, ui: str) -> str:
+    """``label`` (escaped) with "job N" and "stage M" as links to their Spark UI pages; a finished
+    display links its last job."""
+
+    def anchor(url: str, text: str) -> str:
+        return f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{text}</a>'
+
+    job, stage = snap.current_job, snap.current_stage
+    if snap.state == "running":
+        if stage is not None:
+            attempt = next((s.attempt for s in snap.stages if s.stage_id == stage), 0)
+            label = label.replace(f"stage {stage}", anchor(stage_url(ui, stage, attempt), f"stage {stage}"), 1)
+        if job is not None:
+            label = label.replace(f"job {job}", anchor(job_url(ui, job), f"job {job}"), 1)
+        return label
+    return label + (f" ({anchor(job_url(ui, job), 'Spark UI')})" if job is not None else "")
 
 
 @attrs.define
@@ -185,8 +216,11 @@ class JobProgress:
         interval: float = 0.2,
         delay: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        tracker: Any = None,
     ) -> None:
+        """``tracker``: what to poll instead of the session's status tracker (Spark Connect has none)."""
         self._session = session
+        self._tracker = tracker
         self._group = group
         self._sink = sink
         self._interrupted = interrupted
@@ -202,6 +236,7 @@ class JobProgress:
         self._final_stages: dict[int, StageProgress] = {}
         self._failed = False  # the tracker failed: stop quietly
         self._published = False  # the first display went out: later ones are updates
+        self._ui: str | None = None  # the Spark UI's address, asked for with the first display
 
     @classmethod
     def for_cell(
@@ -226,7 +261,7 @@ class JobProgress:
         if self._thread is not None or self._stop.is_set():
             return
         self._started = self._clock()
-        self._thread = threading.Thread(target=self._run, name="toree-job-progress", daemon=True)
+        self._thread = service_thread(threading.Thread(target=self._run, name="toree-job-progress", daemon=True))
         try:
             self._thread.start()
         except Exception:  # no threads left: the cell runs without progress
@@ -289,8 +324,11 @@ class JobProgress:
         self._publish(attrs.evolve(snap, state=state), update=True)
 
     def _publish(self, snap: Snapshot, update: bool) -> None:
+        if not self._published:
+            with contextlib.suppress(Exception):
+                self._ui = spark_ui_url(self._session())
         try:
-            self._sink.display(render(snap), display_id=self._display_id, update=update)
+            self._sink.display(render(snap, self._ui), display_id=self._display_id, update=update)
         except Exception:
             log.debug("could not publish job progress", exc_info=True)
             self._failed = True
@@ -300,7 +338,7 @@ class JobProgress:
             session = self._session()
             if session is None:
                 return None
-            tracker = session.sparkContext.statusTracker()
+            tracker = self._tracker or session.sparkContext.statusTracker()
             jobs, stages = self._collect(tracker, tracker.getJobIdsForGroup(self._group))
         except Exception:
             log.debug("status tracker failed", exc_info=True)
@@ -337,6 +375,7 @@ class JobProgress:
                         info.numCompletedTasks,
                         info.numActiveTasks,
                         info.numFailedTasks,
+                        int(getattr(info, "currentAttemptId", 0) or 0),
                     )
                 stages[stage_id] = stage
             if job.status != "RUNNING" and job_id not in self._final_jobs:

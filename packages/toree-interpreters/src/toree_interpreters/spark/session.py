@@ -5,14 +5,15 @@ Spark options are spark-submit arguments (``--master``, ``--conf k=v``, ``--driv
 spark-submit itself through ``PYSPARK_SUBMIT_ARGS``, which pyspark uses to launch the JVM.
 
 Spark Connect: with ``--remote sc://HOST:PORT`` among the options (or ``SPARK_REMOTE`` set), the
-session is a Connect client of that server instead (only the ``--conf`` options apply). DataFrames
-and SQL work; what needs the driver JVM in this process (Scala, ``sc``/RDDs, ``%AddJar``) reports
-``SparkConnectUnsupported``. Cells tag their operations
-(``spark.addTag``, in ``cell.py``) so interrupts can cancel them.
+session is a Connect client of that server instead (only the ``--conf`` options apply), in one
+server-side session (``connect_url``) that every language's client shares. ``sc``/RDDs report
+``SparkConnectUnsupported``; ``%AddJar`` uploads the jar as an artifact (``%AddDeps`` too, after resolving
+in ``client_jvm``). Cells tag their operations (``spark.addTag``, in ``cell.py``) so interrupts cancel them.
 """
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
 import logging
 import os
@@ -23,13 +24,17 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import class_sharing, driver, java, launch, remote
+from . import driver, launch, remote
+from .catalog import CatalogNames
+from .connect_jvm import ClientJvm
 from .environment import LaunchEnvironment
 from .resolver import MavenResolver
-from .submit_args import conf_pairs, option_values
+from .submit_args import option_values
+from .unavailable import SparkConnectUnsupported, SparkUnavailable
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -49,14 +54,6 @@ INTERACTIVE_DEFAULTS = {
 STOPPED = "the Spark session was stopped while it started"
 REQUEST_WAIT_S = 10.0  # completion/inspect right after start-up wait this long for the session
 LOST_STATE = "DataFrames, temp views, cached data and Scala definitions of the old session are gone"
-
-
-class SparkUnavailable(RuntimeError):
-    """No SparkSession can be had: started with --nosparkcontext, or the start failed (message says why)."""
-
-
-class SparkConnectUnsupported(SparkUnavailable):
-    """A feature that needs the classic session (the driver JVM in this process), asked of a Spark Connect one."""
 
 
 def is_connect(session: Any) -> bool:
@@ -83,6 +80,7 @@ class SparkSessionManager:
         self.conf = dict(conf or {})
         # Classes the Scala REPL compiles go here; executors fetch them (spark.repl.class.outputDir).
         self.repl_class_dir = tempfile.mkdtemp(prefix="toree-repl-classes-")
+        self.connect_session_id = str(uuid.uuid4())  # Spark Connect: the server-side session of all languages
         self.ready_at: float | None = None  # wall-clock time the session became usable
         self._session: SparkSession | None = None
         self._error: BaseException | None = None
@@ -95,8 +93,11 @@ class SparkSessionManager:
         self._launching = False  # getOrCreate() is launching a driver JVM of this process
         self.generation = 0  # sessions started so far (a new one after the JVM died counts)
         self._env = LaunchEnvironment()  # what launching changed in os.environ; put back by stop()
-        # %AddDeps: Maven resolution in this session's driver JVM (it remembers unreachable repositories)
-        self.maven = MavenResolver(lambda: self.classic("%AddDeps is").sparkContext._jvm)
+        self._working_directory: str | None = None  # relative paths in Spark (set_working_directory)
+        self.client_jvm = ClientJvm()  # Spark Connect: the kernel's one JVM (Scala cells, %AddDeps), if any
+        # %AddDeps: Maven resolution in the driver JVM, or that client JVM (it remembers unreachable repositories)
+        self.maven = MavenResolver(self._maven_jvm)
+        self.catalog_names = CatalogNames(self)  # for completion in every language; cells invalidate it
 
     # Starting -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -104,9 +105,13 @@ class SparkSessionManager:
         if self.init_mode == "eager":
             self._start_in_background()
 
+    @property
+    def stopping(self) -> bool:  # stop() was called: no session is started any more (a kernel shutting down)
+        return self._stopping
+
     def _start_in_background(self) -> None:
         with self._lock:
-            if self._thread is None:
+            if self._thread is None and not self._stopping:
                 self._thread = threading.Thread(target=self._create, name="spark-start", daemon=True)
                 self._thread.start()
 
@@ -115,6 +120,12 @@ class SparkSessionManager:
         """The Spark Connect URL: ``--remote URL`` in the spark options (the last one), else ``SPARK_REMOTE``."""
         urls = option_values(self.spark_args, "--remote")
         return (urls[-1] if urls else None) or os.environ.get("SPARK_REMOTE") or None
+
+    @property
+    def connect_url(self) -> str | None:
+        """``remote`` with this kernel's session id and user: what every language's Connect client uses."""
+        url = self.remote
+        return url and remote.with_session(url, self.connect_session_id, getpass.getuser())
 
     def classic(self, feature: str) -> SparkSession:
         """The session, for ``feature`` that needs the driver JVM here; SparkConnectUnsupported on Connect."""
@@ -126,6 +137,10 @@ class SparkSessionManager:
                 "without --remote / SPARK_REMOTE."
             )
         return session
+
+    def _maven_jvm(self) -> Any:
+        """Where %AddDeps resolves: the driver JVM; on Spark Connect the client JVM (launched if need be)."""
+        return self.client_jvm.get().jvm if self.remote else self.classic("%AddDeps is").sparkContext._jvm
 
     @property
     def is_ready(self) -> bool:
@@ -175,7 +190,13 @@ class SparkSessionManager:
         """The error to report when the classic session's JVM is gone (None while it lives). With a py4j
         connection error ``exc``, waits up to ``wait`` s for a dying JVM to be reaped."""
         session = self._session
-        if session is None or is_connect(session):
+        if session is not None and is_connect(session):
+            gone = remote.server_gone(exc, self.remote or "")
+            if gone is not None:  # a new client connects to the server when it is back
+                self._replace_dead(session, gone)
+                return SparkUnavailable(f"{gone}; the next cell connects again ({LOST_STATE})")
+            return None
+        if session is None:
             return None
         how = driver.death(session, exc, wait)
         if how is None:
@@ -184,8 +205,8 @@ class SparkSessionManager:
             f"the Spark JVM died ({how}); the next cell starts a new Spark session ({LOST_STATE})"
         )
 
-    def _replace_dead(self, session: SparkSession) -> None:
-        """Drop ``session`` (its JVM is gone) and start a new one in the background."""
+    def _replace_dead(self, session: SparkSession, why: str = "its JVM died") -> None:
+        """Drop ``session`` (its JVM or Connect server is gone) and start a new one in the background."""
         with self._lock:
             if self._session is not session:
                 return  # another thread replaced it already
@@ -193,14 +214,14 @@ class SparkSessionManager:
             self._error = None
             self._done.clear()  # get() in other threads waits for the new session (the old thread
             # object stays until the old session is discarded: nobody starts one meanwhile)
-        log.warning("the Spark JVM died; starting a new Spark session")
+        log.warning("the Spark session was lost (%s); starting a new one", why)
         try:
-            driver.discard(session)
+            driver.discard(session) if not is_connect(session) else None
         except Exception:  # a new session must be started whatever happens here
             log.exception("forgetting the dead Spark session failed")
         shutil.rmtree(self.repl_class_dir, ignore_errors=True)
         self.repl_class_dir = tempfile.mkdtemp(prefix="toree-repl-classes-")
-        self._notice = f"The Spark session was lost (its JVM died); started a new one. {LOST_STATE[0].upper()}{LOST_STATE[1:]}."
+        self._notice = f"The Spark session was lost ({why}); started a new one. {LOST_STATE[0].upper()}{LOST_STATE[1:]}."
         for callback in self._on_lost:
             try:
                 callback()
@@ -217,7 +238,13 @@ class SparkSessionManager:
                 "this kernel was started without a Spark session (--nosparkcontext or "
                 "--spark-context-initialization-mode none)"
             )
+        if self.remote and self._error is not None and self._done.is_set():  # the Connect server: try again
+            with self._lock:
+                self._thread, self._error = None, None
+                self._done.clear()
         self._start_in_background()
+        if self._stopping and self._thread is None:
+            raise SparkUnavailable(STOPPED)
         if not self._done.wait(timeout):
             raise SparkUnavailable(f"the Spark session did not start within {timeout} s")
         session = self._session
@@ -244,6 +271,8 @@ class SparkSessionManager:
                 raise SparkUnavailable(STOPPED)
             self.generation += 1
             self.ready_at = time.time()
+            if self._working_directory is not None and not is_connect(session):
+                driver.set_working_directory(session, self._working_directory)
             log.info("Spark session ready in %.1f s", time.perf_counter() - started)
         except BaseException as exc:  # reported to every cell that asks for the session
             if self._stopping:
@@ -258,26 +287,21 @@ class SparkSessionManager:
 
     def _build(self) -> SparkSession:
         if self.remote:
-            return self._build_remote(self.remote)
-        _require_java()
+            return remote.connect(self.connect_url or self.remote, self.remote, self.spark_args, self.conf)
+        from . import class_sharing, java  # the classic path's own: never loaded by a Spark Connect kernel
+
+        try:  # say what to install, rather than pyspark's "Java gateway process exited"
+            java.check_java(java.required_java(os.environ.get("SPARK_HOME")))
+        except java.JavaError as exc:
+            raise SparkUnavailable(f"{exc} Then restart the kernel.") from None
         # Workers run the kernel's Python, not whatever `python3` is on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ["PYSPARK_SUBMIT_ARGS"] = shlex.join([*self.spark_args, "pyspark-shell"])
-        from pyspark.sql import SparkSession
-
-        builder = SparkSession.builder
-        if not self._names_app():
-            builder = builder.appName(self.app_name)
-        builder = builder.config("spark.repl.class.outputDir", self.repl_class_dir)
         defaults = dict(INTERACTIVE_DEFAULTS)
         if not (importlib.util.find_spec("pyarrow") and importlib.util.find_spec("pandas")):
             # Spark 4 turns Arrow on for Python UDFs, then warns in every UDF cell that it cannot.
             defaults["spark.sql.execution.pythonUDF.arrow.enabled"] = "false"
-        for key, value in defaults.items():
-            if key not in self.conf and not any(key in arg for arg in self.spark_args):
-                builder = builder.config(key, value)
-        for key, value in self.conf.items():
-            builder = builder.config(key, value)
+        builder = driver.builder(self.spark_args, self.conf, self.app_name, self.repl_class_dir, defaults)
 
         sharing = class_sharing.java_options(self.spark_args)
         if sharing:
@@ -291,57 +315,38 @@ class SparkSessionManager:
             finally:
                 self._launching = False
 
-    def _build_remote(self, url: str) -> SparkSession:
-        """A Spark Connect session; of the spark-submit options only ``--conf k=v`` means anything here."""
-        from pyspark.sql import SparkSession
-
-        try:
-            import pyspark.sql.connect.session  # noqa: F401  (grpcio, pandas, pyarrow ...)
-        except ImportError as exc:
-            raise SparkUnavailable(f"the Spark Connect client needs pyspark[connect] installed: {exc}") from None
-        try:
-            remote.check_reachable(url)
-        except remote.ConnectUnreachable as exc:
-            raise SparkUnavailable(str(exc)) from None
-        confs = dict(conf_pairs(self.spark_args))
-        confs.update(self.conf)
-        builder = SparkSession.builder.remote(url)
-        for key, value in confs.items():
-            builder = builder.config(key, value)
-        return builder.getOrCreate()
-
-    def _names_app(self) -> bool:
-        return "--name" in self.spark_args or any(
-            arg.startswith(("--name=", "spark.app.name=")) for arg in self.spark_args
-        )
-
     # Jars -----------------------------------------------------------------------------------------
     def add_jar(self, url: str) -> None:
-        """Put a jar on the driver's classpath and ship it to the executors (``%AddJar``).
-
-        The driver side is the context class loader of py4j's threads: Spark's MutableURLClassLoader,
-        so after this ``spark._jvm.some.Class`` resolves. Language compilers (Scala) add it themselves.
-        """
-        session = self.classic("%AddJar is")
-        jvm: Any = session.sparkContext._jvm  # Optional in the stubs: set on a live classic session
-        java_url = jvm.java.net.URL(url)
-        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-        try:
-            loader.addURL(java_url)
-        except Exception as exc:  # not a MutableURLClassLoader: py4j will not see the classes
-            log.warning("could not add %s to the driver class loader: %s", url, exc)
-        session.sparkContext._jsc.sc().addJar(url)
+        """Put a jar on the driver's classpath and ship it to the executors (``%AddJar``). The driver side is
+        the context class loader of py4j's threads (Spark's MutableURLClassLoader): ``spark._jvm.some.Class``
+        then resolves. Language compilers (Scala) add it themselves."""
+        session = self.get()
+        if is_connect(session):  # uploaded to the server's session (the Scala REPL adds it itself)
+            session.addArtifacts(remote.jar_path(url))
+            return
+        driver.add_jar(session, url)
 
     # Stopping -------------------------------------------------------------------------------------
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, *, exiting: bool = False) -> None:
         """Stop the session and make sure the JVM process is gone; the environment variables its launch
-        set (``PYSPARK_SUBMIT_ARGS`` ...) get the host's values back. Idempotent."""
+        set (``PYSPARK_SUBMIT_ARGS`` ...) get the host's values back. Idempotent. ``exiting``: the process
+        is about to exit (a kernel shutting down): the JVM is only told to exit (it stops the SparkContext
+        in its own shutdown hook) and killed after ``timeout``, with no py4j calls that a busy JVM (a
+        running cell, the Scala compiler) could hold up."""
         try:
-            self._stop(timeout)
+            self._stop(timeout, exiting)
         finally:
             self._env.restore()
 
-    def _stop(self, timeout: float) -> None:
+    def set_working_directory(self, path: str) -> None:
+        """Resolve relative paths in Spark (``spark.read.csv("data.csv")``) against ``path`` from now on,
+        as in a driver started there: a kernel from a warm pool adopted by a notebook in ``path``."""
+        self._working_directory = path
+        session = self.session_if_ready
+        if session is not None and not is_connect(session):
+            driver.set_working_directory(session, path)
+
+    def _stop(self, timeout: float, exiting: bool = False) -> None:
         with self._lock:
             self._stopping = True
         # A session still starting: its JVM launch is killed rather than waited for (see launch.py).
@@ -353,18 +358,22 @@ class SparkSessionManager:
         with self._lock:
             session, self._session = self._session, None
         if session is not None:
-            self._stop_session(session, timeout)
+            self._stop_session(session, timeout, exiting)
+        self.client_jvm.stop(timeout)
         shutil.rmtree(self.repl_class_dir, ignore_errors=True)
 
     @staticmethod
-    def _stop_session(session: SparkSession, timeout: float) -> None:
+    def _stop_session(session: SparkSession, timeout: float, exiting: bool = False) -> None:
         if is_connect(session):  # a client: the server (and its session) live on
             try:
                 session.stop()
             except Exception:
                 log.exception("closing the Spark Connect session failed")
             return
-        driver.stop(session, timeout)
+        if exiting:
+            driver.end(session, timeout)
+        else:
+            driver.stop(session, timeout)
 
 
 def _jvm_alive(session: Any) -> bool:
@@ -372,17 +381,11 @@ def _jvm_alive(session: Any) -> bool:
     return is_connect(session) or driver.alive(session)
 
 
-def _require_java() -> None:
-    """Fail with what to install, rather than with pyspark's "Java gateway process exited"."""
-    try:
-        java.check_java(java.required_java(os.environ.get("SPARK_HOME")))
-    except java.JavaError as exc:
-        raise SparkUnavailable(f"{exc} Then restart the kernel.") from None
-
-
 def _explain_start_failure(exc: BaseException) -> BaseException:
     if isinstance(exc, SparkUnavailable):
         return exc
+    if isinstance(exc, remote.ConnectUnreachable):
+        return SparkUnavailable(str(exc))
     text = str(exc)
     if "Java gateway process exited" in text:
         return SparkUnavailable(

@@ -7,22 +7,28 @@ and shared by the SQL interpreter and the ``%%DataFrame`` magic.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import html
 import io
 import json
+import logging
 import math
 import unicodedata
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..contract import MimeBundle
+from .session import is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+log = logging.getLogger(__name__)
 
 TRUNCATE = 20  # DataFrame.show()'s default cell width
 
@@ -56,8 +62,8 @@ def as_dataframe(value: Any, session: Any) -> DataFrame | None:
         return None
     if isinstance(value, DataFrame):
         return value
-    if type(value).__name__ != "JavaObject" or session is None:
-        return None
+    if type(value).__name__ != "JavaObject" or session is None or is_connect(session):
+        return None  # a Connect client's Dataset lives in another JVM than the session's: jvm_dataframe
     from py4j.java_gateway import is_instance_of
 
     if not is_instance_of(session.sparkContext._gateway, value, "org.apache.spark.sql.Dataset"):
@@ -67,6 +73,35 @@ def as_dataframe(value: Any, session: Any) -> DataFrame | None:
     except ImportError:  # pyspark 3.5
         return DataFrame(value.toDF(), session)
     return ClassicDataFrame(value.toDF(), session)
+
+
+@contextlib.contextmanager
+def jvm_dataframe(
+    value: Any, session: Any, view: Callable[[Any, str], bool] | None = None
+) -> Iterator[DataFrame | None]:
+    """``as_dataframe`` for the block's time, also for a Dataset of the Spark Connect Scala client: a plan
+    in another JVM that Python cannot wrap, that ``view`` makes a temp view of the server-side session
+    both clients share (dropped after the block)."""
+    df = as_dataframe(value, session)
+    if df is not None or view is None or session is None or not is_connect(session):
+        yield df
+        return
+    name = f"toree_scala_value_{uuid.uuid4().hex[:12]}"
+    try:
+        viewed = view(value, name)
+    except Exception:  # a streaming Dataset, a server gone: shown as text
+        log.debug("no view of the Scala value", exc_info=True)
+        viewed = False
+    if not viewed:
+        yield None
+        return
+    try:
+        yield session.table(name)
+    finally:
+        try:
+            session.catalog.dropTempView(name)
+        except Exception:
+            log.debug("could not drop the Scala value's view %s", name, exc_info=True)
 
 
 def dataframe_bundle(df: DataFrame, limit: int) -> MimeBundle:

@@ -4,7 +4,8 @@ A cell may hold several statements separated by ``;`` (split with sqlparse, so a
 a backquoted name or a comment stays where it is). ``${name}`` is replaced Toree-style from
 ``kernel.data`` first, then from the ``variables`` lookup; names with ``:`` or ``.`` (``${env:HOME}``,
 ``${spark.sql.x}``) are left to Spark's own substitution. Each cell's jobs run in a job group of their
-own, which ``interrupt`` cancels.
+own, which ``interrupt`` cancels. Completion offers the catalog's names where the SQL takes them
+(``completion``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import sqlparse
 
 from ..contract import (
     Completion,
@@ -32,23 +33,13 @@ from ..spark.cell import SparkCell
 from ..spark.errors import cancelled, jvm_message, lost
 from ..spark.session import SparkSessionManager, SparkUnavailable
 from ..spark.tables import dataframe_bundle
+from . import completion
 
 log = logging.getLogger(__name__)
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WORD_BEFORE = re.compile(r"[\w.`]*$")
 _WORD_AFTER = re.compile(r"^[\w`]*")
-_KEYWORDS = """
-SELECT FROM WHERE GROUP BY ORDER HAVING LIMIT OFFSET AS AND OR NOT IN IS NULL LIKE RLIKE ILIKE
-BETWEEN EXISTS CASE WHEN THEN ELSE END DISTINCT ALL UNION INTERSECT EXCEPT JOIN INNER LEFT RIGHT
-FULL OUTER CROSS SEMI ANTI ON USING WITH VALUES INSERT INTO OVERWRITE UPDATE DELETE MERGE MATCHED
-SET CREATE REPLACE TEMPORARY TEMP VIEW TABLE DATABASE SCHEMA FUNCTION DROP ALTER RENAME TO ADD
-COLUMN COLUMNS PARTITION PARTITIONED CLUSTER DISTRIBUTE SORT ASC DESC NULLS FIRST LAST IF SHOW
-TABLES DATABASES FUNCTIONS DESCRIBE EXPLAIN EXTENDED FORMATTED CACHE UNCACHE LAZY REFRESH ANALYZE
-COMPUTE STATISTICS TRUE FALSE CAST OVER WINDOW ROWS RANGE UNBOUNDED PRECEDING FOLLOWING CURRENT ROW
-LATERAL EXPLODE PIVOT UNPIVOT TABLESAMPLE OPTIONS LOCATION COMMENT TBLPROPERTIES USE
-"""
-KEYWORDS = tuple(_KEYWORDS.split())  # offered by complete(); Spark has many more, these are the common ones
 
 
 class SQLInterpreter(Interpreter):
@@ -76,8 +67,9 @@ class SQLInterpreter(Interpreter):
         self.shared_data: Mapping[str, Any] = shared_data if shared_data is not None else {}
         self.variables = variables
         self.limit = limit
-        self._running = False
-        self._spark_cell: SparkCell | None = None  # the running (or last) cell's job group and interrupt
+        # The running cells' job groups, by thread: SQL cells may run on several threads at once (kernel
+        # subshells); Spark runs their statements concurrently, each thread's jobs in its own group.
+        self._cells: dict[int, SparkCell] = {}
         # The SQL dialect is Spark's: its version, known without starting the JVM (kernel_info is answered at once).
         self.language_info = attrs.evolve(self.language_info, version=importlib.metadata.version("pyspark"))
 
@@ -102,36 +94,39 @@ class SQLInterpreter(Interpreter):
             return ExecuteOutcome.failed("KeyError", str(exc.args[0]))
         if not statements:
             return ExecuteOutcome()
-        self._running = True
-        try:
-            return self._run(statements, sink, limit)
-        finally:
-            self._running = False
-
-    def _run(self, statements: list[str], sink: OutputSink, limit: int) -> ExecuteOutcome:
-        result: MimeBundle | None = None
+        thread = threading.get_ident()
         with SparkCell(self.spark, sink, self.options, language="sql") as cell:
-            self._spark_cell = cell
+            outer, self._cells[thread] = self._cells.get(thread), cell
             try:
-                session = cell.session()
-            except SparkUnavailable as exc:
-                return lost(exc)
-            for index, statement in enumerate(statements, 1):
-                if cell.interrupted:
-                    break
+                return self._run(statements, sink, limit, cell)
+            finally:
+                if outer is None:
+                    del self._cells[thread]
+                else:
+                    self._cells[thread] = outer
+
+    def _run(self, statements: list[str], sink: OutputSink, limit: int, cell: SparkCell) -> ExecuteOutcome:
+        result: MimeBundle | None = None
+        try:
+            session = cell.session()
+        except SparkUnavailable as exc:
+            return lost(exc)
+        for index, statement in enumerate(statements, 1):
+            if cell.interrupted:
+                break
+            result = None
+            try:
+                df = session.sql(statement)
+                if df.columns:  # commands (CREATE, INSERT, ...) have no columns: nothing to show
+                    result = dataframe_bundle(df, limit)
+            except Exception as exc:
+                failure = cell.failure(exc)
+                if failure is not None:
+                    return failure
+                return _failed(exc, index, len(statements))
+            if result is not None and index < len(statements):
+                sink.display(result)
                 result = None
-                try:
-                    df = session.sql(statement)
-                    if df.columns:  # commands (CREATE, INSERT, ...) have no columns: nothing to show
-                        result = dataframe_bundle(df, limit)
-                except Exception as exc:
-                    failure = cell.failure(exc)
-                    if failure is not None:
-                        return failure
-                    return _failed(exc, index, len(statements))
-                if result is not None and index < len(statements):
-                    sink.display(result)
-                    result = None
         if cell.interrupted:
             return cancelled()
         return ExecuteOutcome(result=result)
@@ -158,10 +153,9 @@ class SQLInterpreter(Interpreter):
         return _VARIABLE.sub(value, statement)
 
     def interrupt(self) -> None:
-        """Cancel the cell's Spark jobs, also those it starts after this (statements still to run are
-        skipped); harmless when idle."""
-        cell = self._spark_cell
-        if self._running and cell is not None:
+        """Cancel the running cells' Spark jobs, also those they start after this (statements still to
+        run are skipped); harmless when idle."""
+        for cell in list(self._cells.values()):
             cell.interrupt()
 
     # Introspection --------------------------------------------------------------------------------
@@ -195,23 +189,9 @@ class SQLInterpreter(Interpreter):
         return IsComplete("incomplete", "  " if depth else "") if quote or depth else IsComplete("complete")
 
     def complete(self, code: str, cursor_pos: int) -> Completion:
-        """SQL keywords, and table names once the session is up, that start with the word at the cursor."""
-        word = _WORD_BEFORE.search(code[:cursor_pos])
-        text = word.group(0) if word else ""
-        prefix = text.split(".")[-1].lstrip("`")
-        if not prefix:
-            return Completion([], cursor_pos, cursor_pos)
-        database = text.rsplit(".", 1)[0].strip("`") if "." in text else None
-        candidates = [] if database else [k if prefix[0].isupper() else k.lower() for k in KEYWORDS]
-        session = self.spark.session_if_ready
-        if session is not None:
-            try:
-                candidates += [t.name for t in session.catalog.listTables(database)]
-            except Exception:
-                log.debug("listing tables for completion failed", exc_info=True)
-        folded = prefix.lower()
-        matches = sorted({c for c in candidates if c.lower().startswith(folded)})
-        return Completion(matches, cursor_pos - len(prefix), cursor_pos)
+        """Keywords, SQL functions, and the catalog's tables, views and columns where the SQL around the
+        cursor takes them (from the live session, cached briefly, never waited for long)."""
+        return completion.complete(code, cursor_pos, self.spark.catalog_names)
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> MimeBundle | None:
         """A table's schema, or a function's usage, for the name at the cursor (when the session is up)."""
@@ -235,6 +215,8 @@ class SQLInterpreter(Interpreter):
 
 def split_statements(code: str) -> list[str]:
     """The cell's statements without their ``;``, skipping empty and comment-only ones."""
+    import sqlparse  # here: ~0.7 MiB that a kernel with no SQL cell (yet) does without
+
     statements = []
     for statement in sqlparse.split(code):
         if sqlparse.format(statement, strip_comments=True).strip().strip(";").strip():

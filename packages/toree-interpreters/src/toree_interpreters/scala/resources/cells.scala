@@ -24,6 +24,10 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     @volatile var stopTried = false
   }
   @volatile private var current: Cell = null
+  // Spark Connect: what each cell's thread does first (the client's operation tags are per thread).
+  @volatile var onThread: String => Unit = (_: String) => ()
+  @volatile private var tag: String = null
+  def setTag(t: String): Unit = tag = t
   private val cells = new java.util.concurrent.atomic.AtomicInteger()
 
   /** Interprets `lines` one after another, as a REPL takes them, on one new thread (it inherits the
@@ -40,6 +44,7 @@ class ToreeRunner(out: ToreeStream, err: ToreeStream) {
     val cancelled = new java.util.concurrent.atomic.AtomicBoolean(false) // an interrupt came: no more lines
     val body: Runnable = () =>
       try {
+        onThread(tag)
         var result = "Success"
         val each = lines.iterator
         // Not after an interrupt, nor once the cell was abandoned (later cells own the REPL then).

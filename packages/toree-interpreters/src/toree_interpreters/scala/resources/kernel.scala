@@ -1,5 +1,5 @@
 // The `kernel` object of Scala cells (display, comms, data shared with Python, the session) and the
-// names a Spark shell defines. Read by toree_interpreters/scala/bridge.py after cells.scala.
+// names a Spark shell defines (those in classic_session.scala or connect_session.scala). Read by toree_interpreters/scala/bridge.py after cells.scala.
 
 class ToreeDisplay {
   // (kind, mime, data, displayId) queued for Python, which publishes them while the cell runs
@@ -77,7 +77,4 @@ class ToreeKernel {
 }
 
 val kernel = new ToreeKernel
-val spark = org.apache.spark.sql.SparkSession.active
-val sc = spark.sparkContext
-val sqlContext = spark.sqlContext
-import spark.implicits._
+
