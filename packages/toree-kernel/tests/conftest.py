@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -16,11 +17,11 @@ from kernel_support import TEST_SPARK_OPTS, Kernel, toree_install
 
 @pytest.fixture(scope="session", autouse=True)
 def toree_kernelspecs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Install the PySpark, Scala and SQL kernelspecs into a private prefix and point Jupyter at it for this test session."""
+    """Install the PySpark, Scala, SQL and SparkR kernelspecs into a private prefix and point Jupyter at it for this test session."""
     prefix = tmp_path_factory.mktemp("jupyter-prefix")
     # No class-data-sharing archive: building one takes a minute and no test here needs it.
     jupyter_path = toree_install(
-        prefix, "--interpreters=PySpark,Scala,SQL", f"--spark_opts={TEST_SPARK_OPTS}", "--no-class-sharing"
+        prefix, "--interpreters=PySpark,Scala,SQL,SparkR", f"--spark_opts={TEST_SPARK_OPTS}", "--no-class-sharing"
     )
     saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "TOREE_HISTORY_FILE")}
     os.environ["JUPYTER_PATH"] = str(jupyter_path)
@@ -46,5 +47,15 @@ def py() -> Iterator[Kernel]:
 @pytest.fixture(scope="module")
 def scala() -> Iterator[Kernel]:
     k = Kernel("apache_toree_scala", TOREE_PROGRESS="off")
+    yield k
+    k.close()
+
+
+@pytest.fixture(scope="module")
+def r() -> Iterator[Kernel]:
+    """A SparkR kernel per test module (R's tests skip where R is not installed)."""
+    if shutil.which("R") is None:
+        pytest.skip("R is not installed (apt-get install r-base-core r-cran-repr r-cran-irdisplay r-cran-jsonlite)")
+    k = Kernel("apache_toree_sparkr", TOREE_PROGRESS="off")
     yield k
     k.close()

@@ -43,6 +43,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def gateway_command(port: int, *options: str) -> list[str]:
+    """The Jupyter Kernel Gateway on 127.0.0.1:``port`` (that port only), with ``options`` added."""
+    return [
+        sys.executable, "-m", "kernel_gateway", "--KernelGatewayApp.ip=127.0.0.1",
+        f"--KernelGatewayApp.port={port}", "--KernelGatewayApp.port_retries=0", *options,
+    ]  # fmt: skip
+
+
 def is_jvm(proc: psutil.Process) -> bool:
     """A live (not zombie) Java process."""
     try:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from toree_interpreters import Interpreter, PySparkInterpreter, ScalaInterpreter, SQLInterpreter
+from toree_interpreters import Interpreter, PySparkInterpreter, RInterpreter, ScalaInterpreter, SQLInterpreter
 from toree_kernel import __version__, cli
 from toree_kernel import kernelspecs as ks
 
@@ -140,8 +140,8 @@ def test_names_follow_toree(kernel_name: str, interpreter: str, directory: str, 
     assert ks.display_name(kernel_name, interpreter) == display
 
 
-def test_registry_ships_pyspark_scala_and_sql() -> None:
-    assert ks.available() == ["PySpark", "Scala", "SQL"]
+def test_registry_ships_pyspark_scala_sql_and_sparkr() -> None:
+    assert ks.available() == ["PySpark", "Scala", "SQL", "SparkR"]
     assert ks.get_interpreter("scala").language == "scala"
     assert ks.display_name("Apache Toree", "scala") == "Apache Toree - Scala"
     assert ks.spec_dir_name("Apache Toree", "Scala") == "apache_toree_scala"
@@ -157,7 +157,12 @@ def static_language_info(interpreter: type[Interpreter]) -> dict[str, Any]:
 
 def test_kernelspec_languages_are_the_interpreters_language_info() -> None:
     """A spec's "language" is what the kernel it starts reports in kernel_info_reply."""
-    shipped = {"PySpark": PySparkInterpreter, "Scala": ScalaInterpreter, "SQL": SQLInterpreter}
+    shipped = {
+        "PySpark": PySparkInterpreter,
+        "Scala": ScalaInterpreter,
+        "SQL": SQLInterpreter,
+        "SparkR": RInterpreter,
+    }
     assert sorted(shipped) == sorted(ks.available())
     for name, interpreter in shipped.items():
         assert interpreter.name == name
@@ -310,20 +315,59 @@ def test_sql_spec_is_toree_shaped(tmp_path: Path, capsys: pytest.CaptureFixture[
     }
 
 
+def test_sparkr_spec_is_toree_shaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=SparkR")
+    assert code == 0, err
+    spec = read_spec(tmp_path, "apache_toree_sparkr")
+    assert spec["display_name"] == "Apache Toree - SparkR"
+    assert spec["language"] == "R"
+    assert spec["env"]["DEFAULT_INTERPRETER"] == "SparkR"
+    assert static_language_info(RInterpreter) == {
+        "name": "R",
+        "mimetype": "text/x-r-source",
+        "file_extension": ".r",
+        "codemirror_mode": "r",
+        "pygments_lexer": "r",
+    }
+
+
 def test_invalid_interpreter_list_installs_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=sql,PySpark,SparkR")
+    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=sql,PySpark,Julia")
     assert code == 2
     assert "Traceback" not in err
-    assert "unknown interpreter 'SparkR'" in err
+    assert "unknown interpreter 'Julia'" in err
     assert not (tmp_path / "share").exists()  # nothing half-installed, not even the valid SQL and PySpark
 
 
 def test_unknown_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=SparkR")
+    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=Julia")
     assert code == 2
-    assert err.strip() == "toree: error: unknown interpreter 'SparkR'; available: PySpark, Scala, SQL"
+    assert err.strip() == "toree: error: unknown interpreter 'Julia'; available: PySpark, Scala, SQL, SparkR"
+
+
+def test_warm_pool_names_our_provisioner_in_every_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--interpreters=PySpark,Scala", "--warm-pool=2")
+    assert code == 0, err
+    for name in ("apache_toree_pyspark", "apache_toree_scala"):
+        spec = read_spec(tmp_path, name)
+        assert spec["metadata"]["kernel_provisioner"] == {
+            "provisioner_name": "toree-warm-pool",
+            "config": {"pool_size": 2},
+        }
+    # jupyter_client finds the provisioner by that name (the package's entry point)
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    assert KernelProvisionerFactory.instance().is_provisioner_available(
+        KernelSpecManager(kernel_dirs=[str(tmp_path / "share/jupyter/kernels")]).get_kernel_spec(
+            "apache_toree_pyspark"
+        )
+    )
+    code, _, _ = run(capsys, "install", f"--prefix={tmp_path}", "--warm-pool=0")
+    assert code == 0 and "kernel_provisioner" not in read_spec(tmp_path, "apache_toree_pyspark")["metadata"]
+    code, _, err = run(capsys, "install", f"--prefix={tmp_path}", "--warm-pool=lots")
+    assert code == 2 and "--warm-pool takes a number of kernels" in err
 
 
 def test_bad_kernel_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -610,14 +654,14 @@ def test_jupyter_toree_install_and_kernelspec_list(tmp_path: Path, jupyter_dirs:
 @pytest.mark.skipif(not (BIN / "jupyter").exists(), reason="no jupyter command in this environment")
 def test_jupyter_toree_errors_have_no_traceback(tmp_path: Path, jupyter_dirs: dict[str, Path]) -> None:
     done = subprocess.run(
-        [str(BIN / "jupyter"), "toree", "install", f"--prefix={tmp_path}", "--interpreters=SparkR"],
+        [str(BIN / "jupyter"), "toree", "install", f"--prefix={tmp_path}", "--interpreters=Julia"],
         env=_command_env(jupyter_dirs),
         capture_output=True,
         text=True,
         timeout=90,
     )
     assert done.returncode == 2
-    assert done.stderr.startswith("jupyter toree: error: unknown interpreter 'SparkR'")
+    assert done.stderr.startswith("jupyter toree: error: unknown interpreter 'Julia'")
     assert "Traceback" not in done.stderr
 
 

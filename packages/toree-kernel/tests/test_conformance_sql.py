@@ -61,3 +61,13 @@ def test_sql_kernel_shares_the_session_and_interrupts() -> None:
         assert [m["msg_type"] for m in outputs if m["msg_type"] in ("execute_result", "error")] == [
             "execute_result"
         ]
+        # Catalog-aware completion: the view's column, named before the FROM that names the view.
+        deadline = time.monotonic() + 60
+        while True:  # a session's first catalog lookups may miss completion's wait on a busy machine
+            started = time.monotonic()
+            reply = kc.complete("select i from v", 8, reply=True, timeout=30)["content"]
+            assert time.monotonic() - started < 15
+            if reply["matches"][:1] == ["id"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert (reply["matches"][0], reply["cursor_start"], reply["cursor_end"]) == ("id", 7, 8)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,36 @@ def test_sql_magic_substitutes_variables(py, scala) -> None:
     assert "unknown variable ${nowhere}" in error(py, "%%SQL\nSELECT ${nowhere}")["evalue"]
     assert error(py, "%%SQL\nSELEC 1")["ename"] == "ParseException"
     assert result(py, "1 + 1") == "2"
+
+
+def test_catalog_names_complete_in_every_language(py, scala) -> None:
+    """A view's name and columns complete in ``spark.table("...")``/``spark.sql("...")`` of PySpark and
+    Scala cells and in ``%%sql`` cells (the SQL kernel's room); positions are code points (😀 is two
+    UTF-16 units)."""
+    view = "%%sql\nCREATE OR REPLACE TEMPORARY VIEW people_sql AS SELECT 'ann' AS name, 31 AS age"
+    py.run(view)
+    assert tab(py, 'spark.table("peo|', "people_sql")[0] == "people_sql"
+    assert tab(py, "%%sql\nselect na| from people_sql", "name")[0] == "name"
+    assert tab(py, "# é😀\nspark.sql('select * from people_sql where ag|')", "age")[0] == "age"
+    scala.run(view)  # the Scala kernel has a session of its own
+    assert tab(scala, 'val df = spark.table("peo|', "people_sql")[0] == "people_sql"
+    assert tab(scala, '// é😀\nspark.sql("select na| from people_sql")', "name")[0] == "name"
+
+
+def tab(kernel: Kernel, marked: str, wanted: str, within: float = 60) -> list[str]:
+    """complete_request as a user sends it: again until ``wanted`` is offered (a session's first catalog
+    lookups may miss completion's wait on a busy machine); each reply comes back promptly."""
+    code, cursor = marked.replace("|", ""), marked.index("|")
+    deadline = time.monotonic() + within
+    while True:
+        started = time.monotonic()
+        reply = kernel.kc.complete(code, cursor, reply=True, timeout=30)["content"]
+        assert time.monotonic() - started < 15, f"completion took {time.monotonic() - started:.1f} s"
+        if wanted in reply["matches"] or time.monotonic() > deadline:
+            assert wanted in reply["matches"], reply
+            assert reply["cursor_end"] == cursor and wanted.startswith(code[reply["cursor_start"] : cursor])
+            return reply["matches"]
+        time.sleep(0.2)
 
 
 # Plugins ------------------------------------------------------------------------------------------

@@ -52,6 +52,9 @@ def test_a_long_job_shows_one_display_updated_in_place_and_throttled(py: Kernel)
     assert messages, "no progress shown for a multi-second job"
     first, *updates = messages
     assert first["msg_type"] == "display_data"
+    # this kernel's Spark runs with spark.ui.enabled=false: nothing to link to, so no link
+    assert all("<a " not in m["content"]["data"]["text/html"] for m in messages)
+    assert all("Spark UI" not in m["content"]["data"]["text/plain"] for m in messages)
     display_id = first["content"]["transient"]["display_id"]
     assert display_id and updates
     assert all(m["msg_type"] == "update_display_data" for m in updates)

@@ -99,6 +99,7 @@ def _install(args: argparse.Namespace) -> int:
                 spark_opts=spark_opts,
                 toree_opts=args.toree_opts,
                 python_exec=args.python_exec,
+                warm_pool=args.warm_pool,
                 user=user,
                 prefix=prefix,
             )

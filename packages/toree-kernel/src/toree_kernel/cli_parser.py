@@ -20,6 +20,7 @@ examples:
   {prog} install --sys-prefix --spark_opts='--master=local[4] --conf spark.ui.enabled=false'
   {prog} install --prefix=/opt/jupyter --kernel_name='My Spark' --spark_home=/opt/spark
   {prog} install --toree_opts='--spark-context-initialization-mode lazy' --replace
+  {prog} install --user --warm-pool=1
   {prog} list
   {prog} uninstall --user
 """
@@ -51,6 +52,16 @@ class _Formatter(argparse.HelpFormatter):
             break_on_hyphens=False,
             break_long_words=False,
         )
+
+
+def _pool_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--warm-pool takes a number of kernels, not {text!r}") from None
+    if not 0 <= size <= 16:
+        raise argparse.ArgumentTypeError(f"--warm-pool takes 0 to 16 kernels, not {size}")
+    return size
 
 
 def prog_name() -> str:
@@ -139,6 +150,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="OPTS",
         help="kernel options, e.g. --toree_opts='--spark-context-initialization-mode lazy' "
         "(stored as __TOREE_OPTS__)",
+    )
+    install.add_argument(
+        "--warm-pool",
+        "--warm_pool",
+        dest="warm_pool",
+        type=_pool_size,
+        default=0,
+        metavar="N",
+        help="keep N kernels started and warmed (Spark session up, Scala REPL built) in the process that "
+        "starts kernels (Jupyter Server, Kernel Gateway, jupyter_client), so a new notebook adopts one; "
+        "each takes a Spark driver's memory while it waits (default: 0, no pool)",
     )
     install.add_argument(
         "--python_exec",

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from toree_interpreters.contract import MimeBundle, StdinNotAllowed, StreamName
 from toree_protocol.server import StdinNotAllowed as ClientHasNoStdin
+from toree_protocol.threads import service_thread
 
 
 class Publisher(Protocol):
@@ -26,8 +27,16 @@ class Publisher(Protocol):
 
 
 class IOPubSink:
-    def __init__(self, ctx: Publisher, *, interval: float = 0.05, max_bytes: int = 256 * 1024) -> None:
+    def __init__(
+        self,
+        ctx: Publisher,
+        *,
+        interval: float = 0.05,
+        max_bytes: int = 256 * 1024,
+        waits_when_busy: bool = True,
+    ) -> None:
         self._ctx = ctx
+        self.waits_when_busy = waits_when_busy  # False: a busy Scala room refuses the cell (a subshell's)
         self._interval = interval
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
@@ -35,8 +44,8 @@ class IOPubSink:
         self._size = 0
         self._wake = threading.Event()
         self._closed = False
-        self._flusher = threading.Thread(
-            target=self._flush_periodically, name="iopub-stream-flush", daemon=True
+        self._flusher = service_thread(
+            threading.Thread(target=self._flush_periodically, name="iopub-stream-flush", daemon=True)
         )
         self._flusher.start()
 
@@ -46,7 +55,7 @@ class IOPubSink:
             return
         self._chunks.append((name, text))  # deque.append is atomic: no lock on this hot path
         self._size += len(text)  # a racy sum is fine: it only decides when to flush early
-        if self._size >= self._max_bytes:
+        if self._size >= self._max_bytes or self._closed:  # retired: no flusher thread any more
             self.flush()
         elif not self._wake.is_set():  # Event.set() takes a lock: wake the flusher once per batch
             self._wake.set()
@@ -96,10 +105,10 @@ class IOPubSink:
         self.flush()
 
     def retire(self) -> None:
-        """Stop the flush thread once a newer cell's sink has taken over."""
-        self.flush()
+        """Stop the flush thread once a newer cell's sink has taken over (later writes go out at once)."""
         self._closed = True
         self._wake.set()
+        self.flush()
 
     def _flush_periodically(self) -> None:
         while not self._closed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from toree_interpreters.comms import CommManager
@@ -20,6 +20,8 @@ from toree_protocol import requests as req
 from toree_protocol.handler import Context, HandlerDefaults, kernel_info
 
 from . import __version__
+from .debug_support import response
+from .debugger import Debugger
 from .history import HistoryStore
 from .iopub_sink import IOPubSink
 
@@ -44,6 +46,7 @@ class ToreeKernel(HandlerDefaults):
         history: HistoryStore | None = None,
         banner: str = "",
         comms: CommManager | None = None,
+        debugger: Debugger | None = None,
     ) -> None:
         self.interpreters = {name.lower(): interp for name, interp in interpreters.items()}
         if default.lower() not in self.interpreters:
@@ -55,10 +58,25 @@ class ToreeKernel(HandlerDefaults):
         self.history = history
         self.banner = banner
         self.comms = comms if comms is not None else CommManager()  # kernel.comm in PySpark cells
+        self.debugger = debugger  # debug_request (JupyterLab's debugger), when debugpy is there
         self.execution_count = 0
-        self._busy = False  # a cell is running
-        self._last_sink: IOPubSink | None = None
+        self._count_lock = threading.Lock()  # cells of subshells (JEP 91) count from their own threads
+        self._busy = False  # a cell is running on the main shell (where SIGINT lands)
+        self._last_sink: IOPubSink | None = None  # the main shell's latest cell's (threads it left write there)
         self.shutdown_requested = threading.Event()
+        self.on_shutdown: Callable[[str], None] | None = None  # the process's way of ending (app.py)
+
+    def use_default(self, name: str) -> None:
+        """Make ``name`` the kernel's language (a pooled kernel adopted by a notebook of another spec)."""
+        interpreter = self.interpreters.get(name.lower())
+        if interpreter is None:
+            raise ValueError(f"unknown interpreter {name!r}; available: {', '.join(self.interpreters)}")
+        self.default = interpreter
+
+    @property
+    def main_busy(self) -> bool:
+        """A cell runs on the main shell."""
+        return self._busy
 
     # Interrupts ------------------------------------------------------------------------------------
     def install_sigint_handler(self) -> None:
@@ -66,19 +84,26 @@ class ToreeKernel(HandlerDefaults):
         signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        # We are on the cell's thread: an interpreter may raise KeyboardInterrupt into its code, and a
-        # magic doing its own work (downloading, resolving) gets one raised here.
-        if self.interrupt_running() is None and self._busy:
+        # We are on the main shell's thread: an interpreter may raise KeyboardInterrupt into its code, and
+        # a magic doing its own work (downloading, resolving) gets one raised here.
+        if self.debugger is not None:
+            self.debugger.untrace_this_thread()  # the interrupt's way out must not run through debugpy
+        self.interrupt_running()
+        if self._busy and self.runner.active_on(threading.get_ident()) is None:
             raise KeyboardInterrupt
 
-    def interrupt_running(self) -> Interpreter | None:
-        """Stop the cell that is running, if any (SIGINT, interrupt_request, shutdown, SIGTERM); returns
-        the interpreter told to stop."""
-        running = self.runner.active
-        if running is None:
+    def interrupt_running(self) -> list[Interpreter]:
+        """Stop every running cell, the main shell's and the subshells' (SIGINT, interrupt_request,
+        shutdown, SIGTERM); returns the interpreters told to stop."""
+        running = self.runner.running
+        if not running:
             log.info("interrupt with no interpreter running")
-            return None
-        running.interrupt()
+            return []
+        if self.debugger is not None:
+            self.debugger.release()  # a cell stopped at a breakpoint goes on, to meet the interrupt
+        mine = self.runner.active_on(threading.get_ident())
+        for interpreter in sorted(running, key=lambda i: i is mine):  # a SIGINT handler's own cell last:
+            interpreter.interrupt()  # its interpreter may raise KeyboardInterrupt right here
         return running
 
     # Requests ---------------------------------------------------------------------------------------
@@ -90,14 +115,19 @@ class ToreeKernel(HandlerDefaults):
             language_info=self.default.language_info.to_dict(),
             banner=self.banner,
             help_links=HELP_LINKS,
-            debugger=False,
+            debugger=self.debugger is not None,
+            # Python and SQL cells run concurrently on subshells; Scala and R answer InterpreterBusy there
+            supported_features=["kernel subshells", *(["debugger"] if self.debugger is not None else [])],
         )
 
     def execute_request(self, request: req.ExecuteRequest, ctx: Context) -> dict[str, Any]:
+        """Run a cell, on the main shell or on a subshell's thread (concurrently with the main shell)."""
         code, silent = request.code, request.silent
-        if request.store_history:
-            self.execution_count += 1
-        count = self.execution_count
+        on_subshell = ctx.message.header.subshell_id is not None
+        with self._count_lock:
+            if request.store_history:
+                self.execution_count += 1
+            count = self.execution_count
         if not silent:
             ctx.publish("execute_input", {"code": code, "execution_count": count})
         if request.store_history and self.history is not None:
@@ -106,13 +136,17 @@ class ToreeKernel(HandlerDefaults):
         interpreter = self.default
         for one in self.interpreters.values():  # IPython's In/Out/_N follow the kernel's count
             one.begin_cell(count, store_history=request.store_history and not silent, silent=silent)
-        sink = IOPubSink(ctx)
-        if self._last_sink is not None:
-            self._last_sink.retire()
-        self._last_sink = sink
+        # A subshell's cell must answer promptly: a busy one-cell-at-a-time room (Scala) refuses it at once.
+        sink = IOPubSink(ctx, waits_when_busy=not on_subshell)
+        if not on_subshell:
+            if self.debugger is not None:
+                self.debugger.cell_starting()  # the debugger follows the main shell's cells
+            if self._last_sink is not None:
+                self._last_sink.retire()
+            self._last_sink = sink
         with self.comms.routing(_comm_route(ctx, sink)):
             outcome = self._run(interpreter, code, sink)
-        sink.close()
+        sink.retire() if on_subshell else sink.close()  # threads write to the main shell's sink
 
         if outcome.status == "ok":
             if outcome.result and not silent:
@@ -135,7 +169,9 @@ class ToreeKernel(HandlerDefaults):
         return {"status": "error", "execution_count": count, **err}
 
     def _run(self, interpreter: Interpreter, code: str, sink: IOPubSink) -> ExecuteOutcome:
-        self._busy = True
+        main = threading.current_thread() is threading.main_thread()
+        if main:  # SIGINT's KeyboardInterrupt is for the main shell's cell only, never a subshell's
+            self._busy = True
         try:
             return self.runner.run(code, interpreter, sink)
         except KeyboardInterrupt:  # an interrupt that landed outside the interpreter's own handling
@@ -144,7 +180,8 @@ class ToreeKernel(HandlerDefaults):
             log.exception("interpreter %s failed", interpreter.name)
             return ExecuteOutcome.failed(type(exc).__name__, f"internal error in {interpreter.name}: {exc}")
         finally:
-            self._busy = False
+            if main:
+                self._busy = False
 
     def _user_expressions(self, interpreter: Interpreter, expressions: Mapping[str, Any]) -> dict[str, Any]:
         results: dict[str, Any] = {}
@@ -224,15 +261,32 @@ class ToreeKernel(HandlerDefaults):
                 },
             )
 
+    def debug_request(self, request: req.RawRequest, ctx: Context) -> dict[str, Any]:
+        """A DAP request for the debugger (on control: answered while a cell is stopped at a breakpoint)."""
+        if self.debugger is None:  # not advertised; a client that asks anyway is told why
+            content = request.content
+            if content.get("type") != "request":
+                return {}
+            why = "this kernel has no debugger: it needs debugpy (pip install debugpy) and the PySpark kernel"
+            return response(content, False, message=why)
+        return self.debugger.handle(request.content, lambda event: ctx.publish("debug_event", event))
+
     def shutdown_request(self, request: req.ShutdownRequest, ctx: Context) -> dict[str, Any]:
         self.shutdown_requested.set()
-        self.interrupt_running()  # from the control thread: stops the cell so the shell loop can end
+        if self.on_shutdown is not None:  # stops everything within its deadline, on a thread of its own
+            self.on_shutdown("shutdown_request")
+        else:
+            self.interrupt_running()  # from the control thread: stops the cell so the shell loop can end
         return {"status": "ok", "restart": request.restart}
 
-    def close(self) -> None:
+    def close(self, *, rooms: bool = True) -> None:
+        """Flush the last output and close the history; ``rooms``: shut the interpreters down too (a kernel
+        process's ``Lifecycle`` does that itself, within its deadline)."""
+        if self.debugger is not None:
+            self.debugger.close()
         if self._last_sink is not None:
             self._last_sink.retire()
-        for interpreter in self.interpreters.values():
+        for interpreter in self.interpreters.values() if rooms else ():
             try:
                 interpreter.shutdown()
             except Exception:

@@ -28,9 +28,11 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.paths import SYSTEM_JUPYTER_PATH
 
 from . import __version__
+from .debug_support import debugpy_available
 
 DEFAULT_KERNEL_NAME = "Apache Toree"
 DEFAULT_INTERPRETER = "PySpark"
+POOL_PROVISIONER = "toree-warm-pool"  # the entry point (group jupyter_client.kernel_provisioners)
 # jupyter_client's install warnings go here, quietly: our CLI prints its own, clearer notes
 _jupyter_log = logging.getLogger(f"{__name__}.jupyter_client")
 _jupyter_log.setLevel(logging.ERROR)
@@ -46,7 +48,12 @@ class InterpreterInfo:
 
 
 # The interpreters this version can install. Adding one is one line.
-_SHIPPED = (InterpreterInfo("PySpark", "python"), InterpreterInfo("Scala", "scala"), InterpreterInfo("SQL", "sql"))
+_SHIPPED = (
+    InterpreterInfo("PySpark", "python"),
+    InterpreterInfo("Scala", "scala"),
+    InterpreterInfo("SQL", "sql"),
+    InterpreterInfo("SparkR", "R"),
+)
 INTERPRETERS: dict[str, InterpreterInfo] = {
     info.name.lower(): info for info in _SHIPPED
 }  # by lowercased name
@@ -111,8 +118,12 @@ def build_kernel_json(
     spark_opts: str = "",
     toree_opts: str = "",
     python_exec: str | None = None,
+    debugger: bool = False,
+    warm_pool: int = 0,
 ) -> dict[str, Any]:
-    """The kernel.json content for one interpreter (pure: touches no files)."""
+    """The kernel.json content for one interpreter (pure: touches no files). ``debugger``: JupyterLab
+    offers its debugger for kernels whose spec says so (only the PySpark kernel has one). ``warm_pool``
+    > 0 names our kernel provisioner, which keeps that many kernels warm (``toree_kernel.provisioner``)."""
     info = get_interpreter(interpreter)
     name_prefix(kernel_name)  # validate early
     env = {
@@ -123,13 +134,18 @@ def build_kernel_json(
     if spark_home:
         # absolute: a relative path would be resolved against each notebook's directory at launch
         env["SPARK_HOME"] = os.path.abspath(os.path.expanduser(os.fspath(spark_home)))
+    metadata: dict[str, Any] = {"toree": {"interpreter": info.name, "version": __version__}}
+    if debugger and info.name == "PySpark":
+        metadata["debugger"] = True
+    if warm_pool > 0:
+        metadata["kernel_provisioner"] = {"provisioner_name": POOL_PROVISIONER, "config": {"pool_size": warm_pool}}
     return {
         "argv": [_python(python_exec), "-m", "toree_kernel", "--profile", "{connection_file}"],
         "display_name": display_name(kernel_name, info.name),
         "language": info.language,
         "interrupt_mode": "signal",
         "env": env,
-        "metadata": {"toree": {"interpreter": info.name, "version": __version__}},
+        "metadata": metadata,
     }
 
 
@@ -181,6 +197,7 @@ def install(
     spark_opts: str = "",
     toree_opts: str = "",
     python_exec: str | None = None,
+    warm_pool: int = 0,
     user: bool = False,
     prefix: str | os.PathLike[str] | None = None,
 ) -> Installed:
@@ -195,6 +212,8 @@ def install(
         spark_opts=spark_opts,
         toree_opts=toree_opts,
         python_exec=python_exec,
+        debugger=debugpy_available(),  # what the kernel's debugger needs
+        warm_pool=warm_pool,
     )
     name = spec_dir_name(kernel_name, interpreter)
     target_dir = kernels_dir(user=user, prefix=prefix)
