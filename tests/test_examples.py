@@ -21,6 +21,9 @@ def test_example_notebook_runs_without_errors(name: str, client_env: dict[str, s
     assert not errors
     if name == "spark_walkthrough":  # the chart cell shows an inline plot (matplotlib's inline backend)
         assert any("image/png" in o.get("data", {}) for cell in code for o in cell.outputs)
+        # one view through PySpark, Scala, SQL and R, read back in PySpark (R is installed by .ci/run)
+        last = "".join(o.get("text", "") for o in code[-1].outputs)
+        assert "| product| units|place|share|" in last, last
     if name == "magics_tutorial":
         text = nbformat.writes(nb)
         assert "Hello, Python!" in text and "Hello, Scala!" in text  # %AddJar reached py4j and Scala

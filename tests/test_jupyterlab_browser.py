@@ -1,11 +1,13 @@
 """JupyterLab in a real browser: headless Debian Chromium (driven by Playwright, never a downloaded browser)
 opens a notebook on "Apache Toree - PySpark", runs a Spark cell and sees the rendered DataFrame table and
-the job progress display. A screenshot is saved to ``test-artifacts/jupyterlab.png`` either way."""
+the job progress display; with JupyterLab's debugger on, a breakpoint in a cell stops it and the variables
+panel shows a value. Screenshots are saved to ``test-artifacts/`` either way."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -13,11 +15,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kernel_support import free_port
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -137,15 +140,14 @@ def lab(processes, client_env: dict[str, str], tmp_path: Path) -> Iterator[Lab]:
         processes.kill_all([proc])
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-)
-def test_jupyterlab_runs_a_spark_cell_in_chromium(lab: Lab, tmp_path: Path) -> None:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A fresh headless Chromium (the system's) driven by Playwright: its browser context."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "jupyterlab.png"
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),  # a fresh profile every run
@@ -155,46 +157,105 @@ def test_jupyterlab_runs_a_spark_cell_in_chromium(lab: Lab, tmp_path: Path) -> N
             viewport={"width": 1400, "height": 1000},
         )
         try:
-            page = context.new_page()
-            try:
-                page.goto(f"{lab.url}/lab/tree/spark.ipynb?token={lab.token}", timeout=60_000)
-                notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-                expect(notebook.locator(".jp-Toolbar-kernelName")).to_contain_text(
-                    "Apache Toree - PySpark", timeout=120_000
-                )
-                # The kernel (with its Spark session) is up once the execution indicator says idle.
-                expect(notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-                    1, timeout=240_000
-                )
-                editor = notebook.locator(".jp-Cell").first.locator(".cm-content")
-                editor.click()
-                page.keyboard.insert_text(CELL)
-                expect(editor).to_contain_text("spark.range(0, 300, 1, 2)")
-                page.keyboard.press("Shift+Enter")
-
-                output = notebook.locator(".jp-Cell").first.locator(".jp-OutputArea")
-                table = output.locator("table.toree-dataframe")
-                expect(table).to_be_visible(timeout=180_000)
-                expect(table.locator("th").first).to_contain_text("x")
-                expect(table.locator("td").first).to_contain_text("0")
-                expect(output).to_contain_text("sum 44850")
-                progress = output.locator(".toree-progress")
-                expect(progress).to_have_count(1)
-                # Updated in place: it ends as "done: 4/4 tasks in 3 jobs, 7.0 s" or so.
-                expect(progress).to_contain_text("done:", timeout=30_000)
-                expect(progress).to_contain_text("tasks")
-                expect(notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-                    1, timeout=60_000
-                )
-            except (AssertionError, PlaywrightError) as exc:
-                page.screenshot(path=str(shot), full_page=True)
-                raise AssertionError(
-                    f"{exc}\n(screenshot: {shot}; JupyterLab log tail:\n{lab.log_tail()})"
-                ) from exc
-            page.screenshot(path=str(shot), full_page=True)
-            progress_text = progress.inner_text()
+            yield context
         finally:
             context.close()
+
+
+def open_notebook(page: Any, lab: Lab) -> Any:
+    """spark.ipynb open on the PySpark kernel, its Spark session up: the notebook panel."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{lab.url}/lab/tree/spark.ipynb?token={lab.token}", timeout=60_000)
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    expect(notebook.locator(".jp-Toolbar-kernelName")).to_contain_text("Apache Toree - PySpark", timeout=120_000)
+    # The kernel (with its Spark session) is up once the execution indicator says idle.
+    expect(notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=240_000
+    )
+    return notebook
+
+
+@pytest.mark.spark  # (the debugger test is not: it behaves the same on Spark 3.5)
+def test_jupyterlab_runs_a_spark_cell_in_chromium(lab: Lab, browser: Any) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    shot = ARTIFACTS / "jupyterlab.png"
+    page = browser.new_page()
+    try:
+        notebook = open_notebook(page, lab)
+        editor = notebook.locator(".jp-Cell").first.locator(".cm-content")
+        editor.click()
+        page.keyboard.insert_text(CELL)
+        expect(editor).to_contain_text("spark.range(0, 300, 1, 2)")
+        page.keyboard.press("Shift+Enter")
+
+        output = notebook.locator(".jp-Cell").first.locator(".jp-OutputArea")
+        table = output.locator("table.toree-dataframe")
+        expect(table).to_be_visible(timeout=180_000)
+        expect(table.locator("th").first).to_contain_text("x")
+        expect(table.locator("td").first).to_contain_text("0")
+        expect(output).to_contain_text("sum 44850")
+        progress = output.locator(".toree-progress")
+        expect(progress).to_have_count(1)
+        # Updated in place: it ends as "done: 4/4 tasks in 3 jobs, 7.0 s" or so.
+        expect(progress).to_contain_text("done:", timeout=30_000)
+        expect(progress).to_contain_text("tasks")
+        expect(notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+            1, timeout=60_000
+        )
+    except (AssertionError, PlaywrightError) as exc:
+        page.screenshot(path=str(shot), full_page=True)
+        raise AssertionError(
+            f"{exc}\n(screenshot: {shot}; JupyterLab log tail:\n{lab.log_tail()})"
+        ) from exc
+    page.screenshot(path=str(shot), full_page=True)
+    progress_text = progress.inner_text()
     assert shot.stat().st_size > 0, f"no screenshot at {shot}"
     assert "tasks" in progress_text, f"progress display reads {progress_text!r} (screenshot: {shot})"
     print(f"screenshot: {shot}; progress: {progress_text}")
+
+
+# The cell the debugger stops in (the breakpoint on line 2: a and df are set, b is not yet)
+DEBUG_CELL = "a = 41\ndf = spark.range(3)\nb = a + 1\n"
+
+
+def test_jupyterlab_debugger_stops_at_a_breakpoint_and_shows_variables(lab: Lab, browser: Any) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    shot = ARTIFACTS / "jupyterlab-debugger.png"
+    page = browser.new_page()
+    try:
+        notebook = open_notebook(page, lab)
+        bug = notebook.locator(".jp-DebuggerBugButton")
+        expect(bug).to_be_enabled(timeout=60_000)  # the kernelspec says debugger, and the kernel has one
+        bug.click()
+        expect(notebook.locator(".jp-DebuggerBugButton[aria-pressed='true']")).to_have_count(1, timeout=60_000)
+        cell = notebook.locator(".jp-Cell").first
+        editor = cell.locator(".cm-content")
+        editor.click()
+        page.keyboard.insert_text(DEBUG_CELL)
+        expect(editor).to_contain_text("b = a + 1")
+        gutter = cell.locator(".cm-breakpoint-gutter .cm-gutterElement")
+        gutter.nth(3).click()  # the first is a spacer; line 3 (b = a + 1) is the fourth element
+        page.keyboard.press("Shift+Enter")
+
+        sidebar = page.locator("#jp-debugger-sidebar")
+        if not sidebar.is_visible():
+            page.locator("[data-id='jp-debugger-sidebar']").click()
+        # stopped on line 3: the call stack shows the cell's frame, the variables panel its values
+        expect(page.locator(".jp-DebuggerCallstackFrame").first).to_be_visible(timeout=120_000)
+        variables = sidebar.locator(".jp-DebuggerVariables")
+        expect(variables).to_contain_text(re.compile(r"\ba:?\s*41\b"), timeout=60_000)
+        expect(page.locator(".jp-DebuggerCallstackFrame")).to_have_count(1)  # only the cell: kernel frames hidden
+        expect(variables).to_contain_text(re.compile(r"\bdf:?\s*DataFrame"))  # the tree view shows types of objects
+        page.screenshot(path=str(shot), full_page=True)
+        page.locator("#jp-debugger-sidebar [title^='Continue']").first.click()  # the call stack's ▶
+        expect(notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+            1, timeout=120_000
+        )
+    except (AssertionError, PlaywrightError) as exc:
+        page.screenshot(path=str(shot), full_page=True)
+        raise AssertionError(f"{exc}\n(screenshot: {shot}; JupyterLab log tail:\n{lab.log_tail()})") from exc

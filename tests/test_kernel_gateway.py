@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import websocket
+from kernel_support import free_port, gateway_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -114,9 +113,7 @@ class Channels:
 
 @pytest.fixture(scope="module")
 def gateway(processes, toree_jupyter_path: Path, tmp_path_factory) -> Iterator[Gateway]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "JUPYTER_PATH": str(toree_jupyter_path),
@@ -124,16 +121,11 @@ def gateway(processes, toree_jupyter_path: Path, tmp_path_factory) -> Iterator[G
     }
     log = open(tmp_path_factory.mktemp("kg-log") / "gateway.log", "w+b")  # noqa: SIM115 - closed below
     proc = processes.spawn(
-        [
-            sys.executable,
-            "-m",
-            "kernel_gateway",
-            "--KernelGatewayApp.ip=127.0.0.1",
-            f"--KernelGatewayApp.port={port}",
-            "--KernelGatewayApp.port_retries=0",
+        gateway_command(
+            port,
             "--JupyterWebsocketPersonality.list_kernels=True",
-            "--MappingKernelManager.kernel_info_timeout=180",
-        ],  # Spark's JVM may take a while on a busy host
+            "--MappingKernelManager.kernel_info_timeout=180",  # Spark's JVM may take a while on a busy host
+        ),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

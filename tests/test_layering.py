@@ -20,7 +20,7 @@ FORBIDDEN = {
     "toree_magics": {"toree_protocol", "zmq", "toree_kernel", "pyspark", "py4j"},
     "toree_protocol": {"pyspark", "py4j", "toree_interpreters", "toree_magics", "toree_kernel"},
 }
-ZMQ_MODULES = {"sockets.py", "server.py", "client.py", "launcher.py"}
+ZMQ_MODULES = {"sockets.py", "server.py", "shell_channel.py", "client.py", "launcher.py"}
 
 
 def imported_roots(path: Path) -> set[str]:
