@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import instant  # benchmarks/instant.py, beside this file
 import psutil
 from jupyter_client.manager import KernelManager
 
@@ -118,10 +119,12 @@ class Target:
     limit: float  # ratio to the pair's baseline, or seconds when absolute
     absolute: bool = False
     check: tuple[str, Any] | None = None  # another figure that must have this value
+    base: tuple[str, str] | None = None  # (kernel, figure) compared with, instead of the pair's same figure
 
     def verdict(self, results: dict[str, dict[str, Any]]) -> str | None:
         mine = median(results.get(self.kernel, {}).get(self.figure))
-        base = median(results.get(dict(PAIRS)[self.kernel], {}).get(self.figure))
+        base_kernel, base_figure = self.base or (dict(PAIRS)[self.kernel], self.figure)
+        base = median(results.get(base_kernel, {}).get(base_figure))
         if mine is None or (not self.absolute and not base):
             return None
         value = mine if self.absolute else mine / base
@@ -131,7 +134,8 @@ class Target:
         return "PASS" if ok else "MISS"
 
     def describe(self) -> str:
-        want = f"<= {self.limit:g} s" if self.absolute else f"<= {self.limit:g}x {dict(PAIRS)[self.kernel]}"
+        against = " ".join(self.base) if self.base else dict(PAIRS)[self.kernel]
+        want = f"<= {self.limit:g} s" if self.absolute else f"<= {self.limit:g}x {against}"
         return want + (f", {self.check[0]} = {self.check[1]}" if self.check else "")
 
 
@@ -145,6 +149,15 @@ TARGETS = [
     *(Target("interrupt", k, 1.0, True, ("interrupt_job_cancelled", True)) for k in ("ours", "ours-scala")),
     *(Target("shutdown", k, 2.0, True, ("shutdown_orphans", 0)) for k in ("ours", "ours-scala")),
     *(Target("shutdown_starting", k, 2.0, True, ("shutdown_starting_orphans", 0)) for k in ("ours", "ours-scala")),
+    *(
+        Target(f"shutdown_{state}", k, 2.0, True, (f"shutdown_{state}_orphans", 0))
+        for state in ("idle", "busy", "repl_starting")
+        for k in ("ours", "ours-scala")
+    ),
+    *(
+        Target("first_spark_result_pooled", k, 0.2, base=("ipykernel", "first_spark_result"))
+        for k in ("ours", "ours-scala")
+    ),
 ]
 
 
@@ -200,6 +213,11 @@ def measure(name: str, skip: set[str], log: Path) -> dict[str, Any]:
         bench.close()
     if "shutdown_starting" not in skip:
         figures.update(measure_shutdown_while_starting(name, log))
+    if "shutdown_states" not in skip and name in instant.POOLED:
+        figures.update(instant.measure_shutdown_states(name, lambda: Bench(name, log), measure_shutdown))
+    if "pooled" not in skip and name in instant.POOLED:
+        env = instant.environment(KERNELS[name]["env"])
+        figures.update(instant.measure_pooled(name, env, log, CODE[name]["first"]))
     return figures
 
 
@@ -307,15 +325,19 @@ STEPS = {  # after start-up, in this order; each can be skipped (--skip)
 
 def write_specs(root: Path, names: list[str]) -> None:
     for name in names:
-        d = root / "kernels" / f"bench_{name}"
-        d.mkdir(parents=True)
         spec = {
             "argv": KERNELS[name]["argv"],
             "display_name": name,
             "language": "any",
             "interrupt_mode": "signal",
         }
-        (d / "kernel.json").write_text(json.dumps(spec))
+        specs = {name: spec}
+        if name in instant.POOLED:
+            specs[f"{name}-pooled"] = instant.pooled_spec(name, spec)
+        for spec_name, content in specs.items():
+            d = root / "kernels" / f"bench_{spec_name}"
+            d.mkdir(parents=True)
+            (d / "kernel.json").write_text(json.dumps(content))
 
 
 def toree_problem() -> str | None:
@@ -420,7 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of every kernel, interleaved")
     parser.add_argument("--only", nargs="+", choices=list(KERNELS), help="these kernels only")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=[*STEPS, "shutdown_starting"], help="figures not to measure"
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=[*STEPS, "shutdown_starting", "shutdown_states", "pooled"],
+        help="figures not to measure",
     )
     parser.add_argument(
         "--no-class-sharing",
@@ -456,16 +482,20 @@ def main(argv: list[str] | None = None) -> int:
                     del runs[name]
                 load.append(os.getloadavg())
     results = {name: summarize(r) for name, r in runs.items() if r}
-    verdicts = report(results)
+    write_results(args.json, info, load, results, report(results))
+    return 0 if set(runs) == set(names) else 1
+
+
+def write_results(path: Path, info: dict[str, Any], load: list[Any], results: dict[str, Any], verdicts: Any) -> None:
+    """A run's last step in every benchmark: the load it ran under, and its JSON document."""
     print(
         f"\nload average at end: {os.getloadavg()}; 1-minute load over the run: "
         f"{min(x[0] for x in load):.2f}-{max(x[0] for x in load):.2f}"
     )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     document = {"machine": info, "load_average": load, "results": results, "targets": verdicts}
-    args.json.write_text(json.dumps(document, indent=2, default=str))
-    print(f"results written to {args.json}")
-    return 0 if set(runs) == set(names) else 1
+    path.write_text(json.dumps(document, indent=2, default=str))
+    print(f"results written to {path}")
 
 
 if __name__ == "__main__":
