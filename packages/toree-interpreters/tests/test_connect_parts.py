@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from toree_interpreters.scala import repl_output
+from toree_interpreters.scala import connect_repl, repl_output
 from toree_interpreters.scala.connect_repl import ReplJvm
 from toree_interpreters.spark import SparkConnectUnsupported, SparkSessionManager, connect_jvm, remote
 from toree_interpreters.spark.connect_progress import ConnectTracker
@@ -144,7 +144,13 @@ def test_the_kernel_has_one_client_jvm_launched_on_first_use(monkeypatch) -> Non
     assert not holder.running and holder.launched is None and not launched
     assert manager.maven._jvm() is holder.get().jvm is launched[0].jvm  # what %AddDeps resolves in ...
     repl = ReplJvm(manager)
-    assert repl.factory(manager, session=None)[0] is launched[0].gateway  # ... and the REPL is built in
+    gateway, build = repl.factory(None, 'var REQUEST: String = ""')
+    assert gateway is launched[0].gateway  # ... and the REPL is built in, with the kernel's predef
+    built: list[tuple] = []
+    monkeypatch.setattr(connect_repl, "ReplBridge", lambda *args, **options: built.append((args, options)))
+    build("-Xplugin:checks")
+    (args, options), = built
+    assert args[2:] == ("-Xplugin:checks", 'var REQUEST: String = ""') and options["jvm"] is launched[0].jvm
     assert len(launched) == 1 and repl.usable()
     launched[0].process.kill()  # it died: the REPL's is unusable, the next user launches another
     assert not repl.usable() and not holder.running

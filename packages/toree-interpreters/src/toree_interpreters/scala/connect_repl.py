@@ -42,15 +42,18 @@ def dataset_view(bridge: ReplBridge, value: Any, name: str) -> bool:
     return bool(helper.view(value, name))
 
 
-def new_bridge(client: ConnectJvm, spark: SparkSessionManager, session: Any, options: str) -> ReplBridge:
-    """A REPL in ``client``'s JVM whose ``spark`` is the kernel's Connect session."""
+def new_bridge(
+    client: ConnectJvm, spark: SparkSessionManager, session: Any, options: str, predef: str = ""
+) -> ReplBridge:
+    """A REPL in ``client``'s JVM whose ``spark`` is the kernel's Connect session (``predef``: as the classic
+    REPL's, e.g. the Kernel Gateway's ``var REQUEST``)."""
     class_dir = str(spark.repl_class_dir)
     source = string.Template(scala_source(SESSION)).substitute(
         url=spark.connect_url, class_dir=class_dir, remote=spark.remote
     )
     lines = tuple(source.split(LINE)[1:])  # the first part is the file's header comment
     return ReplBridge(
-        session, class_dir, options, jvm=client.jvm, spark_lines=lines, units=(scala_source(SUPPORT),)
+        session, class_dir, options, predef, jvm=client.jvm, spark_lines=lines, units=(scala_source(SUPPORT),)
     )
 
 
@@ -68,10 +71,10 @@ class ReplJvm:
         client = self.jvm
         return client is None or (client is self.spark.client_jvm.launched and client.alive)
 
-    def factory(self, spark: SparkSessionManager, session: Any) -> tuple[Any, Callable[[str], ReplBridge]]:
+    def factory(self, session: Any, predef: str) -> tuple[Any, Callable[[str], ReplBridge]]:
         """The client JVM's py4j gateway, and a builder of a REPL bridge in it (given compiler options)."""
         self.jvm = client = self.spark.client_jvm.get()
-        return client.gateway, lambda options: new_bridge(client, spark, session, options)
+        return client.gateway, lambda options: new_bridge(client, self.spark, session, options, predef)
 
     def stop(self) -> None:
         """The REPL is gone with its session: the JVM too, so the next REPL starts in a fresh one."""

@@ -128,7 +128,7 @@ class ScalaInterpreter(Interpreter):
 
     def _new_bridge(self, session: Any) -> ReplBridge:
         if is_connect(session):  # Spark Connect: the REPL runs in a client JVM of its own
-            gateway, new = self._client.factory(self.spark, session)
+            gateway, new = self._client.factory(session, self.predef)
         else:
             gateway, class_dir = session.sparkContext._gateway, str(self.spark.repl_class_dir)
             new = lambda options: ReplBridge(session, class_dir, options, self.predef)  # noqa: E731
@@ -206,7 +206,8 @@ class ScalaInterpreter(Interpreter):
                 # The cell's thread starts from this thread's JVM twin (py4j pins it) and inherits its group.
                 connect = is_connect(bridge.session)  # the client JVM's reports feed the progress display
                 cell.attach(bridge.session, connect_repl.progress_poll(bridge, cell.group) if connect else None)
-                bridge.runner.setTag(cell.group)  # Spark Connect: the client tags the cell's operations
+                if connect:  # the client tags the cell's operations
+                    bridge.runner.setTag(cell.group)
             except SparkUnavailable as exc:
                 return lost(exc)
             except Exception as exc:
