@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # kernel_support, for the tests (importlib import mode)
 from kernel_support import TEST_SPARK_OPTS, Kernel, toree_install
+
+from toree_interpreters.r.process import INSTALL_HINT, r_binary
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,8 +55,8 @@ def scala() -> Iterator[Kernel]:
 @pytest.fixture(scope="module")
 def r() -> Iterator[Kernel]:
     """A SparkR kernel per test module (R's tests skip where R is not installed)."""
-    if shutil.which("R") is None:
-        pytest.skip("R is not installed (apt-get install r-base-core r-cran-repr r-cran-irdisplay r-cran-jsonlite)")
+    if r_binary() is None:
+        pytest.skip(INSTALL_HINT)
     k = Kernel("apache_toree_sparkr", TOREE_PROGRESS="off")
     yield k
     k.close()

@@ -3,14 +3,14 @@ IRkernel's own conformance samples where they apply."""
 
 from __future__ import annotations
 
-import shutil
-
 import kernel_support  # not "from ... import": pytest would collect the base class itself
 import pytest
 
+from toree_interpreters.r.process import INSTALL_HINT, r_binary
+
 pytestmark = [
     pytest.mark.timeout(600),
-    pytest.mark.skipif(shutil.which("R") is None, reason="R is not installed"),
+    pytest.mark.skipif(r_binary() is None, reason=INSTALL_HINT),
 ]
 
 

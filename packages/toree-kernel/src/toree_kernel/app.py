@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # assigns ``REQUEST = "<json>"`` before each call (Scala needs a declared var for that) and reads
     # every IOPub message as a reply to one of its requests: a parentless iopub_welcome arriving while a
     # request runs kills its IOPub stream, and that request (and all later ones) never answer.
-    under_gateway = os.environ.get("KERNEL_GATEWAY") == "1"
+    under_gateway = _under_gateway()
     scala = ScalaInterpreter(
         spark, shared_data=data, options=output_options, comms=comms, predef=GATEWAY_PREDEF if under_gateway else ""
     )
@@ -149,13 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             adoption = _wait_in_pool(pool, kernel, interpreters.values(), spark, lifecycle)
             if adoption is None:
                 return 0
-            if not under_gateway and os.environ.get("KERNEL_GATEWAY") == "1":
+            if not under_gateway and _under_gateway():  # the launch that adopted it set it
                 _declare_gateway_request(scala)
             connection_file = adoption.connection_file
             connection = read_connection_file(connection_file)
         assert connection is not None
         # no iopub_welcome under the Kernel Gateway (a pooled kernel learns that it is with its adoption)
-        welcome = os.environ.get("KERNEL_GATEWAY") != "1"
+        welcome = not _under_gateway()
         server = KernelServer(connection, kernel, connection_file=connection_file, welcome=welcome)
         servers.append(server)
         server.bind()
@@ -193,6 +193,11 @@ def _wait_in_pool(
             log.warning("%s", exc)
     pool.watch(lifecycle.shutdown)
     return adoption
+
+
+def _under_gateway() -> bool:
+    """Started by the Jupyter Kernel Gateway (it sets ``KERNEL_GATEWAY=1``; a pooled kernel gets it at adoption)."""
+    return os.environ.get("KERNEL_GATEWAY") == "1"
 
 
 def _declare_gateway_request(scala: ScalaInterpreter) -> None:

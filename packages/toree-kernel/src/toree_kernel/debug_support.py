@@ -38,9 +38,10 @@ def response(request: Mapping[str, Any], success: bool = True, body: Any = None,
     return reply
 
 
-def own_request(command: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """A DAP request of the kernel's own (the adapter client numbers it)."""
-    return {"type": "request", "seq": 0, "command": command, "arguments": dict(arguments)}
+def own_request(command: str, arguments: Mapping[str, Any], seq: int = 0) -> dict[str, Any]:
+    """A DAP request of the kernel's own (the adapter client numbers it; its response carries ``seq`` back
+    as ``request_seq``: the client's, when it answers a client's request)."""
+    return {"type": "request", "seq": seq, "command": command, "arguments": dict(arguments)}
 
 
 def listen() -> tuple[str, int]:

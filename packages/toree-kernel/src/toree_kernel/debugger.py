@@ -226,16 +226,15 @@ class Debugger:
         metadata: dict[str, Any] = {}
         if self.started and self._stopped() and "frameId" in arguments:
             reply = self._forward(
-                {
-                    "type": "request",
-                    "command": "evaluate",
-                    "seq": request.get("seq", 0),
-                    "arguments": {
+                own_request(
+                    "evaluate",
+                    {
                         "expression": self.room.rich_expression(name),
                         "frameId": arguments["frameId"],
                         "context": "clipboard",
                     },
-                }
+                    request.get("seq", 0),
+                )
             )
             if reply.get("success"):
                 data, metadata = literal_bundle(reply.get("body", {}).get("result", ""))
@@ -262,16 +261,11 @@ class Debugger:
         if not (self.started and self._stopped()):
             return response(request, False, message="copyToGlobals: no cell is stopped in the debugger")
         reply = self._forward(
-            {
-                "type": "request",
-                "command": "setExpression",
-                "seq": request.get("seq", 0),
-                "arguments": {
-                    "expression": f"globals()[{target!r}]",
-                    "value": source,
-                    "frameId": arguments["srcFrameId"],
-                },
-            }
+            own_request(
+                "setExpression",
+                {"expression": f"globals()[{target!r}]", "value": source, "frameId": arguments["srcFrameId"]},
+                request.get("seq", 0),
+            )
         )
         return {
             **reply,

@@ -89,7 +89,7 @@ class ToreeKernel(HandlerDefaults):
         if self.debugger is not None:
             self.debugger.untrace_this_thread()  # the interrupt's way out must not run through debugpy
         self.interrupt_running()
-        if self._busy and self.runner.active_on(threading.get_ident()) is None:
+        if self._busy and self.runner.active is None:
             raise KeyboardInterrupt
 
     def interrupt_running(self) -> list[Interpreter]:
@@ -101,7 +101,7 @@ class ToreeKernel(HandlerDefaults):
             return []
         if self.debugger is not None:
             self.debugger.release()  # a cell stopped at a breakpoint goes on, to meet the interrupt
-        mine = self.runner.active_on(threading.get_ident())
+        mine = self.runner.active
         for interpreter in sorted(running, key=lambda i: i is mine):  # a SIGINT handler's own cell last:
             interpreter.interrupt()  # its interpreter may raise KeyboardInterrupt right here
         return running

@@ -49,6 +49,38 @@ def per_launch(name: str) -> bool:
 PoolKey = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
+def encode(message: Mapping[str, Any]) -> bytes:
+    """One message on a pooled kernel's channel, either way: a line of JSON."""
+    return json.dumps(message).encode() + b"\n"
+
+
+class JsonLines:
+    """The reading end of a pooled kernel's channel, sans-IO: bytes in, whole messages (JSON objects) out."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        messages = []
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None
+            if isinstance(message, dict):
+                messages.append(message)
+            else:
+                log.warning("unreadable message on a warm pool's channel: %r", line[:200])
+        return messages
+
+
+def command_template(cmd: Sequence[str], connection_file: str) -> list[str]:
+    """A launch's command with its connection file as ``CONNECTION_PLACEHOLDER``: what pools are kept by."""
+    return [arg.replace(connection_file, CONNECTION_PLACEHOLDER) for arg in cmd]
+
+
 def pool_key(argv: Sequence[str], env: Mapping[str, str]) -> PoolKey:
     """Which pool serves a launch: the command (connection file as a placeholder) and every variable that
     is not per launch. Kernels of the PySpark, Scala and SQL specs share one pool."""
@@ -63,7 +95,7 @@ class Member:
         self.channel = channel
         self.started = time.monotonic()
         self.ready = False
-        self._buffer = b""
+        self._lines = JsonLines()
 
     def read_states(self) -> bool:
         """Take the states the kernel reported (``{"state": "ready"}``); False once it hung up."""
@@ -75,21 +107,15 @@ class Member:
             return False
         if not data:
             return False
-        self._buffer += data
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            try:
-                if json.loads(line).get("state") == "ready":
-                    self.ready = True
-            except ValueError:
-                log.warning("a pooled kernel said something unreadable: %r", line[:200])
+        if any(message.get("state") == "ready" for message in self._lines.feed(data)):
+            self.ready = True
         return True
 
     def adopt(self, connection_file: str, cwd: str | None, env: Mapping[str, str]) -> None:
         """Hand the kernel to one notebook (OSError: it is gone)."""
         message = {"adopt": {"connection_file": connection_file, "cwd": cwd, "env": dict(env)}}
         self.channel.setblocking(True)
-        self.channel.sendall(json.dumps(message).encode() + b"\n")
+        self.channel.sendall(encode(message))
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -10,7 +10,6 @@ whether it was adopted or still waiting.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -20,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from .pool import POOL_ENV
+from .pool import POOL_ENV, JsonLines, encode
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class PoolChannel:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, fd)
         os.close(devnull)
-        self._buffer = b""
+        self._lines = JsonLines()
         self._lock = threading.Lock()
 
     @classmethod
@@ -57,7 +56,7 @@ class PoolChannel:
         """Report a state to the pool (``ready``); a pool that is gone is noticed by ``wait_for_adoption``."""
         try:
             with self._lock:
-                self._sock.sendall(json.dumps({"state": state}).encode() + b"\n")
+                self._sock.sendall(encode({"state": state}))
         except OSError:
             log.debug("the warm pool is gone", exc_info=True)
 
@@ -65,17 +64,18 @@ class PoolChannel:
         """Block until a notebook adopts this kernel; None when the pool hung up or ``stopping()``."""
         self._sock.settimeout(0.2)
         while not stopping():
-            message = self._read_message()
-            if message is False:
+            messages = self._receive()
+            if messages is None:
                 return None
-            if isinstance(message, dict) and isinstance(message.get("adopt"), dict):
-                adopt = message["adopt"]
-                env = adopt.get("env") or {}
-                return Adoption(
-                    str(adopt["connection_file"]),
-                    adopt.get("cwd"),
-                    {str(k): str(v) for k, v in env.items()},
-                )
+            for message in messages:
+                adopt = message.get("adopt")
+                if isinstance(adopt, dict):
+                    env = adopt.get("env") or {}
+                    return Adoption(
+                        str(adopt["connection_file"]),
+                        adopt.get("cwd"),
+                        {str(k): str(v) for k, v in env.items()},
+                    )
         return None
 
     def watch(self, on_gone: Callable[[str], None]) -> None:
@@ -83,31 +83,21 @@ class PoolChannel:
 
         def watch() -> None:
             self._sock.settimeout(None)
-            while self._read_message() is not False:
+            while self._receive() is not None:
                 pass
             on_gone("the server that adopted this kernel from its warm pool is gone")
 
         threading.Thread(target=watch, name="pool-watch", daemon=True).start()
 
-    def _read_message(self) -> dict[str, Any] | bool | None:
-        """The next JSON line; None: none yet (timeout); False: end-of-file."""
-        while b"\n" not in self._buffer:
-            try:
-                data = self._sock.recv(65536)
-            except TimeoutError:
-                return None
-            except OSError:
-                return False
-            if not data:
-                return False
-            self._buffer += data
-        line, self._buffer = self._buffer.split(b"\n", 1)
+    def _receive(self) -> list[dict[str, Any]] | None:
+        """The messages in what the pool sent next (none after a timeout); None: the pool hung up."""
         try:
-            found = json.loads(line)
-        except ValueError:
-            log.warning("unreadable message from the warm pool: %r", line[:200])
+            data = self._sock.recv(65536)
+        except TimeoutError:
+            return []
+        except OSError:
             return None
-        return found if isinstance(found, dict) else None
+        return self._lines.feed(data) if data else None
 
 
 def apply(adoption: Adoption) -> None:

@@ -38,8 +38,7 @@ class WarmPoolProvisioner(LocalProvisioner):
         connection_file = self.parent.connection_file if self.parent is not None else None
         if self.pool_size <= 0 or not connection_file:
             return await super().launch_kernel(cmd, **kwargs)
-        template = [arg.replace(connection_file, pool.CONNECTION_PLACEHOLDER) for arg in cmd]
-        warm = pool.pool_for(template, env, cwd, self.pool_size)
+        warm = pool.pool_for(pool.command_template(cmd, connection_file), env, cwd, self.pool_size)
         extra = set(LocalProvisioner._scrub_kwargs(kwargs)) - _ADOPTABLE
         member = None if extra else warm.take()
         if member is not None:
@@ -94,7 +93,7 @@ def fill_pool(
         provisioner = manager.provisioner
         if not isinstance(provisioner, WarmPoolProvisioner) or provisioner.pool_size <= 0:
             return None
-        template = [arg.replace(manager.connection_file, pool.CONNECTION_PLACEHOLDER) for arg in cmd]
+        template = pool.command_template(cmd, manager.connection_file)
         where = str(kwargs.get("cwd") or os.getcwd())
         return pool.pool_for(template, dict(kwargs["env"]), where, provisioner.pool_size, output)
     finally:

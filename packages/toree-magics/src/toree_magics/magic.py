@@ -145,11 +145,7 @@ class MagicContext:
     def active(self) -> Interpreter | None:
         """The interpreter running code for the calling thread's cell (None: none, or a magic's own work)."""
         me = threading.get_ident()
-        return next((i for thread, i in reversed(self._active) if thread == me), None)
-
-    def active_on(self, thread: int) -> Interpreter | None:
-        """The interpreter running code for the cell on ``thread``."""
-        return next((i for t, i in reversed(list(self._active)) if t == thread), None)
+        return next((i for thread, i in reversed(list(self._active)) if thread == me), None)
 
     @property
     def running_interpreters(self) -> list[Interpreter]:

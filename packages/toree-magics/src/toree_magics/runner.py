@@ -31,10 +31,6 @@ class CellRunner:
         """The interpreter running code for the calling thread's cell (None: idle, or a magic's own work)."""
         return self.context.active
 
-    def active_on(self, thread: int) -> Interpreter | None:
-        """The interpreter running code for the cell on ``thread`` (None: idle, or a magic's own work)."""
-        return self.context.active_on(thread)
-
     @property
     def running(self) -> list[Interpreter]:
         """Every interpreter running code now, for any cell (kernel subshells run cells concurrently)."""
