@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -67,13 +68,30 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
+def state(pid: int) -> bytes | None:
+    """The process's state letter (``b"R"``, ``b"S"``, ``b"Z"`` ...); None: gone, or no ``/proc``."""
+    try:
+        return (_PROC / str(pid) / "stat").read_bytes().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def alive(pid: int) -> bool:
     """Running (a zombie, or a process gone, is not)."""
+    return state(pid) not in (None, b"Z", b"X")
+
+
+def end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """End a child that exits when its stdin closes (py4j's JVMs; R, told by its socket closing): close
+    it, wait ``timeout``, then kill."""
+    with contextlib.suppress(OSError):
+        if proc.stdin is not None:
+            proc.stdin.close()
     try:
-        state = (_PROC / str(pid) / "stat").read_bytes().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
 
 
 def end_descendants(grace: float = 0.3, root: int | None = None) -> list[int]:

@@ -57,10 +57,6 @@ class RunningCells:
         if self._cells.get(cell.thread) is cell:
             del self._cells[cell.thread]
 
-    def current(self) -> RunningCell | None:
-        """The cell running on the calling thread, if any."""
-        return self._cells.get(threading.get_ident())
-
     def on(self, thread: int) -> RunningCell | None:
         return self._cells.get(thread)
 

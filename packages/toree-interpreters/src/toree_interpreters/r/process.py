@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from ..process_tree import end_process
 from . import wire
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class RProcess:
-    """One R session. ``request`` sends a frame and yields R's text and frames until ``until`` is true."""
+    """One R session: ``send`` a frame to R, then ``events`` yields R's text and frames as they come."""
 
     def __init__(self, output: Callable[[str, str], None]) -> None:
         self._output = output  # (stream name, text): where R's process-level output goes (the running cell)
@@ -67,7 +68,6 @@ class RProcess:
         self._sock: socket.socket | None = None
         self._parser = wire.StreamParser()
         self._pending: list[wire.Text | wire.Frame] = []
-        self.version = ""
 
     @property
     def alive(self) -> bool:
@@ -119,11 +119,10 @@ class RProcess:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
         try:
-            ready = self._next_frame()
+            self._next_frame()  # R's "ready"
         except RExited:
             self.stop()
             raise RUnavailable(f"R stopped while it started (missing packages?). {INSTALL_HINT}") from None
-        self.version = str(ready.header.get("version", ""))
 
     def _forward(self, name: str, pipe: IO[bytes]) -> None:
         """What bypasses R's sink (``system()``'s programs, C code, R's own start-up errors) goes to the
@@ -193,14 +192,5 @@ class RProcess:
         """End R within ``STOP_WAIT_S`` (its socket closes: it quits; else SIGKILL)."""
         self._close_socket()
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            proc.wait(STOP_WAIT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(STOP_WAIT_S)
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        if proc is not None:
+            end_process(proc, STOP_WAIT_S)

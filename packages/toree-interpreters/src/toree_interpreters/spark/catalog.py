@@ -106,7 +106,6 @@ class CatalogNames:
         self,
         *,
         tables: Sequence[str | None] = (),
-        databases: bool = False,
         columns: Sequence[str] = (),
         functions: bool = False,
     ) -> None:
@@ -114,7 +113,7 @@ class CatalogNames:
         session = self.spark.session_if_ready
         if session is None:
             return
-        wanted = [_tables(d) for d in tables] + [_databases()] * databases
+        wanted = [_tables(d) for d in tables]
         wanted += [_columns(t) for t in columns] + [_functions()] * functions
         for request in wanted:
             self._lookup(request, session)

@@ -10,7 +10,6 @@ whichever of Scala cells and ``%AddDeps`` needs it first launches it, the other 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import subprocess
@@ -18,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..process_tree import end_process
 from .unavailable import SparkConnectUnsupported
 
 log = logging.getLogger(__name__)
@@ -95,14 +95,7 @@ class ConnectJvm:
             self.gateway.shutdown()
         except Exception:
             log.debug("closing the Connect JVM's gateway failed", exc_info=True)
-        with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        end_process(self.process, timeout)
 
 
 class ClientJvm:

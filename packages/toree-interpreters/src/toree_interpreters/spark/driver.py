@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import process_tree
+
 log = logging.getLogger(__name__)
 
 
@@ -62,14 +64,8 @@ def alive(session: Any) -> bool:
 def process_ended(proc: subprocess.Popen[bytes]) -> bool:
     """The process exited, or is exiting: on Linux a SIGKILLed JVM's main thread is a zombie (state Z)
     while its other threads still tear down, and only then can it be reaped (``poll()`` says alive)."""
-    if proc.poll() is not None:
-        return True
-    try:
-        with open(f"/proc/{proc.pid}/stat", "rb") as stat:
-            state = stat.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return False  # no /proc (not Linux): poll() is all there is
-    return state in (b"Z", b"X")
+    # without /proc (not Linux) poll() is all there is
+    return proc.poll() is not None or process_tree.state(proc.pid) in (b"Z", b"X")
 
 
 def connection_error(exc: BaseException | None) -> bool:
@@ -131,17 +127,6 @@ def forget_gateway() -> None:
     SparkContext._jvm = None
 
 
-def end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """The JVM exits when its stdin closes; kill it if it does not do so promptly."""
-    try:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        proc.wait(timeout)
-    except (subprocess.TimeoutExpired, OSError):
-        proc.kill()
-        proc.wait(timeout)
-
-
 def launches_jvm() -> bool:
     """``getOrCreate()`` will launch a driver JVM of this process: pyspark has no gateway yet and is
     not told to attach to one (``PYSPARK_GATEWAY_PORT``)."""
@@ -199,7 +184,7 @@ def stop(session: Any, timeout: float) -> None:
         except Exception:
             log.exception("stopping the Spark session failed")
     if proc is not None:
-        end_process(proc, timeout)
+        process_tree.end_process(proc, timeout)
     forget_gateway()
 
 
@@ -209,7 +194,7 @@ def end(session: Any, timeout: float) -> None:
     for a process about to exit, whatever the JVM is busy with."""
     proc = gateway_process(session)
     if proc is not None:
-        end_process(proc, timeout)
+        process_tree.end_process(proc, timeout)
     forget_gateway()
 
 
