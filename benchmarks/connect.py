@@ -170,20 +170,16 @@ def processes(value: Any) -> str:
     return " | ".join(dict.fromkeys(value)) if isinstance(value, list) else str(value or "-")
 
 
-def ratio(results: dict[str, dict[str, Any]], name: str, figure: str) -> str:
-    mine = run.median(results[name].get(figure))
-    base = run.median(results.get(REFERENCE.get(name, ""), {}).get(figure))
-    return f"{mine / base:.2f}" if mine is not None and base else ""
-
-
 def report(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     head = ["kernel", "first result", "ratio", "memory (RSS, tree)", "ratio", "processes", "interrupt", "next action"]
     widths = [19, 26, 6, 22, 6, 14, 34, 26]
     print("\n" + " ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
     for name, r in results.items():
         interrupt = f"{run.fmt(r['interrupt'])} ({r['interrupt_status']})" if "interrupt" in r else "-"
-        cells = [name, run.fmt(r.get("first_result")), ratio(results, name, "first_result"), mib(r.get("rss_mib")),
-                 ratio(results, name, "rss_mib"), processes(r.get("processes")), interrupt, run.fmt(r.get("next_action"))]
+        base = REFERENCE.get(name, "")
+        cells = [name, run.fmt(r.get("first_result")), run.ratio(results, "first_result", name, base), mib(r.get("rss_mib")),
+                 run.ratio(results, "rss_mib", name, base), processes(r.get("processes")), interrupt,
+                 run.fmt(r.get("next_action"))]
         print(" ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
     print("ratios: " + ", ".join(f"{k} / {v}" for k, v in REFERENCE.items() if k in results))
     for ours, base in (("ours-connect", "ours-local"), ("ipykernel-connect", "ipykernel-local")):
